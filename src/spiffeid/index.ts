@@ -19,6 +19,7 @@ export { validatePath, validatePathSegment } from './path.js';
 export { matchAny, matchId, matchMemberOf, matchOneOf, type Matcher } from './match.js';
 export { MAX_SPIFFE_ID_LENGTH, MAX_TRUST_DOMAIN_LENGTH } from './limits.js';
 export {
+  InvalidArgumentError,
   InvalidSpiffeIdError,
   InvalidTrustDomainError,
   SpiffeError,

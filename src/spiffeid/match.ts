@@ -1,5 +1,15 @@
-import type { SpiffeId } from './spiffe-id.js';
-import type { TrustDomain } from './trust-domain.js';
+import { InvalidArgumentError } from '../errors.js';
+import { SpiffeId } from './spiffe-id.js';
+import { TrustDomain } from './trust-domain.js';
+
+// Matchers are built from configuration at start-up; a missing or mistyped value (say
+// `matchMemberOf(config.trustDomain)` with the key misspelled) should fail there, loudly, rather
+// than produce a matcher that silently rejects, or accepts, the wrong peers.
+function requireId(value: unknown, what: string): void {
+  if (!(value instanceof SpiffeId)) {
+    throw new InvalidArgumentError(`${what} expects SpiffeId values (use SpiffeId.parse)`);
+  }
+}
 
 /**
  * A predicate over SPIFFE IDs: `true` when the ID is acceptable. The TLS authorizers and the
@@ -36,6 +46,7 @@ export function matchAny(): Matcher {
  * ```
  */
 export function matchId(expected: SpiffeId): Matcher {
+  requireId(expected, 'matchId');
   return (id) => id.equals(expected);
 }
 
@@ -48,6 +59,7 @@ export function matchId(expected: SpiffeId): Matcher {
  * ```
  */
 export function matchOneOf(...expected: readonly SpiffeId[]): Matcher {
+  for (const id of expected) requireId(id, 'matchOneOf');
   const allowed = new Set(expected.map((id) => id.toString()));
   return (id) => allowed.has(id.toString());
 }
@@ -63,5 +75,8 @@ export function matchOneOf(...expected: readonly SpiffeId[]): Matcher {
  * ```
  */
 export function matchMemberOf(trustDomain: TrustDomain): Matcher {
+  if (!(trustDomain instanceof TrustDomain)) {
+    throw new InvalidArgumentError('matchMemberOf expects a TrustDomain (use TrustDomain.parse)');
+  }
   return (id) => id.memberOf(trustDomain);
 }

@@ -1,12 +1,16 @@
 import { InvalidSpiffeIdError, InvalidTrustDomainError, type SpiffeIdRule } from '../errors.js';
 import { isTrustDomainChar } from './charset.js';
 import { MAX_SPIFFE_ID_LENGTH, MAX_TRUST_DOMAIN_LENGTH } from './limits.js';
-import { describeChar, validatePath } from './path.js';
+import { findPathProblem } from './path.js';
+import { charHint, describeChar, quoteInput, requireString } from './text.js';
 
 /** The only accepted scheme prefix. Case-sensitive on purpose; see docs/spiffeid.md. */
 export const SCHEME_PREFIX = 'spiffe://';
 
 const SLASH = 0x2f;
+
+const TRUST_DOMAIN_CHARS_HINT =
+  'trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores';
 
 /** The parts of a syntactically valid SPIFFE ID. */
 export interface ParsedId {
@@ -14,107 +18,117 @@ export interface ParsedId {
   readonly path: string;
 }
 
+interface Problem {
+  readonly rule: SpiffeIdRule;
+  readonly reason: string;
+}
+
+function trustDomainCharProblem(s: string, index: number): Problem {
+  const code = s.charCodeAt(index);
+  return {
+    rule: 'trust-domain-char',
+    reason: `character ${describeChar(s, index)} at index ${index} is not allowed in the trust domain${charHint(code, true)}; ${TRUST_DOMAIN_CHARS_HINT}`,
+  };
+}
+
+function trustDomainTooLong(length: number): Problem {
+  return {
+    rule: 'trust-domain-too-long',
+    reason: `the trust domain is ${length} characters long; at most ${MAX_TRUST_DOMAIN_LENGTH} bytes (ASCII characters) are allowed`,
+  };
+}
+
 /**
- * Parses `spiffe://<trust-domain>[<path>]` exactly as SPIFFE-ID §2 says. Throws
- * {@link InvalidSpiffeIdError} naming the first broken rule.
+ * Checks `spiffe://<trust-domain>[<path>]` exactly as SPIFFE-ID §2 says, in go-spiffe's order (so
+ * the first broken rule is the same one go-spiffe reports), plus the length bounds first. Returns
+ * the index where the path starts, or the first problem.
  */
-export function parseIdString(input: string): ParsedId {
-  if (input.length === 0) {
-    throw new InvalidSpiffeIdError('empty', input, 'invalid SPIFFE ID: cannot be empty');
-  }
+function scanId(input: string): number | Problem {
+  if (input.length === 0) return { rule: 'empty', reason: 'cannot be empty' };
+  // UTF-16 length <= UTF-8 length, and anything non-ASCII is rejected below anyway, so comparing
+  // the string length with a byte bound never rejects an ID that fits in the bound.
   if (input.length > MAX_SPIFFE_ID_LENGTH) {
-    throw new InvalidSpiffeIdError(
-      'too-long',
-      input,
-      `invalid SPIFFE ID: ${input.length} characters exceed the maximum of ${MAX_SPIFFE_ID_LENGTH} bytes`,
-    );
+    return {
+      rule: 'too-long',
+      reason: `the ID is ${input.length} characters long; at most ${MAX_SPIFFE_ID_LENGTH} bytes (ASCII characters) are allowed`,
+    };
   }
   if (!input.startsWith(SCHEME_PREFIX)) {
-    throw new InvalidSpiffeIdError(
-      'scheme',
-      input,
-      `invalid SPIFFE ID "${input}": scheme is missing or invalid; a SPIFFE ID starts with "spiffe://" in lower case`,
-    );
+    const upper = input.slice(0, SCHEME_PREFIX.length).toLowerCase() === SCHEME_PREFIX;
+    return {
+      rule: 'scheme',
+      reason: upper
+        ? 'scheme is missing or invalid: the scheme must be written "spiffe" in lower case'
+        : 'scheme is missing or invalid: a SPIFFE ID starts with "spiffe://"',
+    };
   }
   let end = SCHEME_PREFIX.length;
   for (; end < input.length; end++) {
     const code = input.charCodeAt(end);
     if (code === SLASH) break;
-    if (!isTrustDomainChar(code)) {
-      throw new InvalidSpiffeIdError(
-        'trust-domain-char',
-        input,
-        `invalid SPIFFE ID "${input}": character ${describeChar(input, end)} at index ${end} is not allowed in the trust domain; trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores (no port, userinfo, query or fragment)`,
-      );
-    }
+    if (!isTrustDomainChar(code)) return trustDomainCharProblem(input, end);
   }
-  const trustDomain = input.slice(SCHEME_PREFIX.length, end);
-  if (trustDomain.length === 0) {
+  const tdLength = end - SCHEME_PREFIX.length;
+  if (tdLength === 0) return { rule: 'missing-trust-domain', reason: 'trust domain is missing' };
+  if (tdLength > MAX_TRUST_DOMAIN_LENGTH) return trustDomainTooLong(tdLength);
+  return findPathProblem(input, end) ?? end;
+}
+
+/**
+ * Parses `spiffe://<trust-domain>[<path>]`. Throws {@link InvalidSpiffeIdError} naming the first
+ * broken rule and quoting the whole input.
+ */
+export function parseIdString(input: string): ParsedId {
+  requireString(input, 'a SPIFFE ID');
+  const result = scanId(input);
+  if (typeof result !== 'number') {
     throw new InvalidSpiffeIdError(
-      'missing-trust-domain',
+      result.rule,
       input,
-      `invalid SPIFFE ID "${input}": trust domain is missing`,
+      `invalid SPIFFE ID ${quoteInput(input)}: ${result.reason}`,
     );
   }
-  if (trustDomain.length > MAX_TRUST_DOMAIN_LENGTH) {
-    throw new InvalidSpiffeIdError(
-      'trust-domain-too-long',
+  return { trustDomain: input.slice(SCHEME_PREFIX.length, result), path: input.slice(result) };
+}
+
+/**
+ * The trust domain name of a SPIFFE ID string, after validating the whole ID (path included).
+ * Throws {@link InvalidTrustDomainError} with the rule the ID broke.
+ */
+export function trustDomainNameOfId(input: string): string {
+  requireString(input, 'a trust domain name or SPIFFE ID');
+  const result = scanId(input);
+  if (typeof result !== 'number') {
+    throw new InvalidTrustDomainError(
+      result.rule,
       input,
-      `invalid SPIFFE ID: the trust domain has ${trustDomain.length} bytes, more than the maximum of ${MAX_TRUST_DOMAIN_LENGTH}`,
+      `invalid trust domain ${quoteInput(input)} (read as a SPIFFE ID because it contains ":/"): ${result.reason}`,
     );
   }
-  const path = input.slice(end);
-  try {
-    validatePath(path);
-  } catch (err) {
-    if (err instanceof InvalidSpiffeIdError) {
-      throw new InvalidSpiffeIdError(
-        err.rule,
-        input,
-        err.message.replace('SPIFFE ID path', 'SPIFFE ID'),
-      );
-    }
-    throw err;
-  }
-  return { trustDomain, path };
+  return input.slice(SCHEME_PREFIX.length, result);
 }
 
 /** Validates a bare trust domain name. Throws {@link InvalidTrustDomainError}. */
 export function validateTrustDomainName(name: string): void {
+  requireString(name, 'a trust domain name or SPIFFE ID');
+  let problem: Problem | undefined;
   if (name.length === 0) {
-    throw new InvalidTrustDomainError(
-      'missing-trust-domain',
-      name,
-      'invalid trust domain: trust domain is missing',
-    );
-  }
-  if (name.length > MAX_TRUST_DOMAIN_LENGTH) {
-    throw new InvalidTrustDomainError(
-      'trust-domain-too-long',
-      name,
-      `invalid trust domain: ${name.length} characters exceed the maximum of ${MAX_TRUST_DOMAIN_LENGTH} bytes`,
-    );
-  }
-  for (let i = 0; i < name.length; i++) {
-    if (!isTrustDomainChar(name.charCodeAt(i))) {
-      throw new InvalidTrustDomainError(
-        'trust-domain-char',
-        name,
-        `invalid trust domain "${name}": character ${describeChar(name, i)} at index ${i} is not allowed; trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores`,
-      );
+    problem = { rule: 'missing-trust-domain', reason: 'trust domain is missing' };
+  } else if (name.length > MAX_TRUST_DOMAIN_LENGTH) {
+    problem = trustDomainTooLong(name.length);
+  } else {
+    for (let i = 0; i < name.length; i++) {
+      if (!isTrustDomainChar(name.charCodeAt(i))) {
+        problem = trustDomainCharProblem(name, i);
+        break;
+      }
     }
   }
-}
-
-/** Re-throws a SPIFFE ID error as a trust domain error with the same rule. */
-export function asTrustDomainError(err: unknown, input: string): unknown {
-  if (err instanceof InvalidSpiffeIdError) {
-    const rule: SpiffeIdRule = err.rule;
-    return new InvalidTrustDomainError(
-      rule,
-      input,
-      err.message.replace('invalid SPIFFE ID', 'invalid trust domain (from SPIFFE ID)'),
+  if (problem !== undefined) {
+    throw new InvalidTrustDomainError(
+      problem.rule,
+      name,
+      `invalid trust domain ${quoteInput(name)}: ${problem.reason}`,
     );
   }
-  return err;
 }

@@ -1,8 +1,18 @@
-import { InvalidSpiffeIdError } from '../errors.js';
+import { InvalidSpiffeIdError, type SpiffeIdRule } from '../errors.js';
 import { isPathChar } from './charset.js';
+import { charHint, describeChar, quoteInput, requireString } from './text.js';
 
 const SLASH = 0x2f;
 const DOT = 0x2e;
+
+const PATH_CHARS_HINT =
+  'path segment characters are limited to letters, numbers, dots, dashes, and underscores';
+
+/** A broken path rule and a sentence saying where, ready to put after the quoted input. */
+export interface PathProblem {
+  readonly rule: SpiffeIdRule;
+  readonly reason: string;
+}
 
 function isDotSegment(s: string, start: number, end: number): boolean {
   const len = end - start;
@@ -13,6 +23,46 @@ function isDotSegment(s: string, start: number, end: number): boolean {
 }
 
 /**
+ * Finds the first broken path rule in `s` from index `start` to the end, in scan order (so the
+ * result does not depend on which caller asks). Indexes in the reason are indexes into `s`, so a
+ * caller that validates the path inside a whole SPIFFE ID reports positions in that ID.
+ */
+export function findPathProblem(s: string, start: number): PathProblem | undefined {
+  if (start === s.length) return undefined;
+  if (s.charCodeAt(start) !== SLASH) {
+    return { rule: 'path-leading-slash', reason: 'path must have a leading slash' };
+  }
+  let segmentStart = start + 1;
+  for (let i = segmentStart; i <= s.length; i++) {
+    const atEnd = i === s.length;
+    const code = atEnd ? SLASH : s.charCodeAt(i);
+    if (code === SLASH) {
+      if (i === segmentStart) {
+        return atEnd
+          ? { rule: 'path-trailing-slash', reason: 'path cannot have a trailing slash' }
+          : {
+              rule: 'path-empty-segment',
+              reason: `path cannot contain empty segments (the "//" at index ${i - 1})`,
+            };
+      }
+      if (isDotSegment(s, segmentStart, i)) {
+        return {
+          rule: 'path-dot-segment',
+          reason: `path cannot contain dot segments (the "${s.slice(segmentStart, i)}" segment at index ${segmentStart})`,
+        };
+      }
+      segmentStart = i + 1;
+    } else if (!isPathChar(code)) {
+      return {
+        rule: 'path-char',
+        reason: `character ${describeChar(s, i)} at index ${i} is not allowed${charHint(code, false)}; ${PATH_CHARS_HINT}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
  * Checks that `path` is a valid SPIFFE ID path (SPIFFE-ID §2.2): empty (the trust domain's own ID),
  * or `/`-separated segments of `[a-zA-Z0-9._-]`, none empty, none `.` or `..`, and no trailing
  * slash. Throws {@link InvalidSpiffeIdError} naming the first rule broken.
@@ -20,45 +70,19 @@ function isDotSegment(s: string, start: number, end: number): boolean {
  * @example
  * ```ts
  * validatePath('/ns/prod/sa/web'); // ok
- * validatePath('/ns//web');        // throws: path cannot contain empty segments
+ * validatePath('');                // ok: the trust domain's own ID has an empty path
+ * validatePath('/ns//web');        // throws, err.rule === 'path-empty-segment'
  * ```
  */
 export function validatePath(path: string): void {
-  if (path.length === 0) return;
-  if (path.charCodeAt(0) !== SLASH) {
+  requireString(path, 'a SPIFFE ID path');
+  const problem = findPathProblem(path, 0);
+  if (problem !== undefined) {
     throw new InvalidSpiffeIdError(
-      'path-leading-slash',
+      problem.rule,
       path,
-      `invalid SPIFFE ID path "${path}": path must have a leading slash`,
+      `invalid SPIFFE ID path ${quoteInput(path)}: ${problem.reason}`,
     );
-  }
-  let segmentStart = 1;
-  for (let i = 1; i <= path.length; i++) {
-    const atEnd = i === path.length;
-    const code = atEnd ? SLASH : path.charCodeAt(i);
-    if (code === SLASH) {
-      if (i === segmentStart) {
-        const rule = atEnd ? 'path-trailing-slash' : 'path-empty-segment';
-        const what = atEnd
-          ? 'path cannot have a trailing slash'
-          : 'path cannot contain empty segments';
-        throw new InvalidSpiffeIdError(rule, path, `invalid SPIFFE ID path "${path}": ${what}`);
-      }
-      if (isDotSegment(path, segmentStart, i)) {
-        throw new InvalidSpiffeIdError(
-          'path-dot-segment',
-          path,
-          `invalid SPIFFE ID path "${path}": path cannot contain dot segments`,
-        );
-      }
-      segmentStart = i + 1;
-    } else if (!isPathChar(code)) {
-      throw new InvalidSpiffeIdError(
-        'path-char',
-        path,
-        `invalid SPIFFE ID path "${path}": character ${describeChar(path, i)} at index ${i} is not allowed; path segment characters are limited to letters, numbers, dots, dashes, and underscores`,
-      );
-    }
   }
 }
 
@@ -69,32 +93,34 @@ export function validatePath(path: string): void {
  * @example
  * ```ts
  * validatePathSegment('web');  // ok
- * validatePathSegment('a/b');  // throws: '/' is not a path segment character
+ * validatePathSegment('a/b');  // throws, err.rule === 'path-char': '/' is not a segment character
  * ```
  */
 export function validatePathSegment(segment: string): void {
+  requireString(segment, 'a SPIFFE ID path segment');
+  let problem: PathProblem | undefined;
   if (segment.length === 0) {
-    throw new InvalidSpiffeIdError(
-      'path-empty-segment',
-      segment,
-      'invalid SPIFFE ID path segment "": path cannot contain empty segments',
-    );
-  }
-  if (isDotSegment(segment, 0, segment.length)) {
-    throw new InvalidSpiffeIdError(
-      'path-dot-segment',
-      segment,
-      `invalid SPIFFE ID path segment "${segment}": path cannot contain dot segments`,
-    );
-  }
-  for (let i = 0; i < segment.length; i++) {
-    if (!isPathChar(segment.charCodeAt(i))) {
-      throw new InvalidSpiffeIdError(
-        'path-char',
-        segment,
-        `invalid SPIFFE ID path segment "${segment}": character ${describeChar(segment, i)} at index ${i} is not allowed; path segment characters are limited to letters, numbers, dots, dashes, and underscores`,
-      );
+    problem = { rule: 'path-empty-segment', reason: 'path cannot contain empty segments' };
+  } else if (isDotSegment(segment, 0, segment.length)) {
+    problem = { rule: 'path-dot-segment', reason: 'path cannot contain dot segments' };
+  } else {
+    for (let i = 0; i < segment.length; i++) {
+      const code = segment.charCodeAt(i);
+      if (!isPathChar(code)) {
+        problem = {
+          rule: 'path-char',
+          reason: `character ${describeChar(segment, i)} at index ${i} is not allowed${charHint(code, false)}; ${PATH_CHARS_HINT}`,
+        };
+        break;
+      }
     }
+  }
+  if (problem !== undefined) {
+    throw new InvalidSpiffeIdError(
+      problem.rule,
+      segment,
+      `invalid SPIFFE ID path segment ${quoteInput(segment)}: ${problem.reason}`,
+    );
   }
 }
 
@@ -106,11 +132,4 @@ export function joinPathSegments(segments: readonly string[]): string {
     path += `/${segment}`;
   }
   return path;
-}
-
-/** A readable, unambiguous rendering of the character at `index` for error messages. */
-export function describeChar(s: string, index: number): string {
-  const code = s.charCodeAt(index);
-  const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
-  return code > 0x20 && code < 0x7f ? `'${s[index] ?? ''}' (${hex})` : hex;
 }

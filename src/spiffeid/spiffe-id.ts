@@ -1,15 +1,29 @@
-import { InvalidSpiffeIdError } from '../errors.js';
+import { InvalidArgumentError, InvalidSpiffeIdError } from '../errors.js';
 import { MAX_SPIFFE_ID_LENGTH } from './limits.js';
 import { parseIdString, SCHEME_PREFIX } from './parse.js';
 import { joinPathSegments, validatePath } from './path.js';
-import { TrustDomain } from './trust-domain.js';
+import { quoteInput } from './text.js';
+import { TrustDomain, trustDomainFromValidatedName } from './trust-domain.js';
+
+// See trust-domain.ts: `private` does not stop plain JavaScript from calling the constructor.
+const KEY = Symbol('SpiffeId');
+
+// Without this check a plain-JavaScript caller passing a string would get `spiffe://undefined/...`.
+function requireTrustDomain(trustDomain: unknown): asserts trustDomain is TrustDomain {
+  if (!(trustDomain instanceof TrustDomain)) {
+    throw new InvalidArgumentError(
+      'expected a TrustDomain (use TrustDomain.parse to make one from a string)',
+    );
+  }
+}
 
 /**
  * A SPIFFE ID (SPIFFE-ID §2): `spiffe://<trust-domain><path>`. Immutable and always valid: every
  * way of making one validates it. Compare with {@link SpiffeId.equals}, not `===`.
  *
- * The string form is kept exactly as given: nothing is lower-cased or decoded, because the
- * standard allows exactly one spelling of each ID.
+ * The string form is kept exactly as given: nothing is lower-cased, decoded or normalised, and only
+ * the one canonical spelling of each ID is accepted (so `SPIFFE://…` is rejected; docs/spiffeid.md
+ * explains why), so two components can never disagree about which ID a peer has.
  *
  * @example
  * ```ts
@@ -28,7 +42,10 @@ export class SpiffeId {
   readonly path: string;
   readonly #string: string;
 
-  private constructor(trustDomain: TrustDomain, path: string) {
+  private constructor(trustDomain: TrustDomain, path: string, key: symbol) {
+    if (key !== KEY) {
+      throw new InvalidArgumentError('use SpiffeId.parse or another SpiffeId factory');
+    }
     this.trustDomain = trustDomain;
     this.path = path;
     this.#string = SCHEME_PREFIX + trustDomain.name + path;
@@ -36,31 +53,38 @@ export class SpiffeId {
   }
 
   /**
-   * Parses a SPIFFE ID string. Throws {@link InvalidSpiffeIdError} naming the broken rule.
+   * Parses a SPIFFE ID string: exactly `spiffe://`, a trust domain of `[a-z0-9._-]`, and a path of
+   * `/`-separated `[a-zA-Z0-9._-]` segments (none empty, `.` or `..`, no trailing slash), at most
+   * {@link MAX_SPIFFE_ID_LENGTH} bytes. Throws {@link InvalidSpiffeIdError} naming the broken rule.
    *
    * @example
    * ```ts
    * SpiffeId.parse('spiffe://example.org/web');
-   * SpiffeId.parse('spiffe://example.org/web/'); // throws: path cannot have a trailing slash
+   * SpiffeId.parse('spiffe://example.org/web/'); // throws, err.rule === 'path-trailing-slash'
+   * SpiffeId.parse('SPIFFE://example.org/web');  // throws, err.rule === 'scheme'
    * ```
    */
   static parse(id: string): SpiffeId {
     const { trustDomain, path } = parseIdString(id);
-    return new SpiffeId(TrustDomain.fromValidatedName(trustDomain), path);
+    return new SpiffeId(trustDomainFromValidatedName(trustDomain), path, KEY);
   }
 
   /**
-   * Builds a SPIFFE ID from a WHATWG `URL` (or a URL string). A `URL` object is used in its
-   * serialised `href` form, which the `URL` parser has already normalised (a lower-case scheme, dot
-   * segments resolved); a string is parsed as it is, like {@link SpiffeId.parse}.
+   * Builds a SPIFFE ID from a WHATWG `URL` (or a URL string). A string is parsed as it is, like
+   * {@link SpiffeId.parse}. A `URL` object is parsed from its `href`, which the URL parser has
+   * already normalised (scheme lower-cased, `.` and `..` segments resolved, tabs and line breaks
+   * removed), so the original spelling can no longer be checked: for untrusted input, call
+   * {@link SpiffeId.parse} on the original string instead.
    *
    * @example
    * ```ts
    * SpiffeId.fromUrl(new URL('spiffe://example.org/web'));
+   * SpiffeId.fromUrl('spiffe://example.org/web');
    * ```
    */
   static fromUrl(url: URL | string): SpiffeId {
-    return SpiffeId.parse(typeof url === 'string' ? url : url.href);
+    if (url instanceof URL) return SpiffeId.parse(url.href);
+    return SpiffeId.parse(url);
   }
 
   /**
@@ -72,6 +96,7 @@ export class SpiffeId {
    * ```
    */
   static fromPath(trustDomain: TrustDomain, path: string): SpiffeId {
+    requireTrustDomain(trustDomain);
     validatePath(path);
     return SpiffeId.#checked(trustDomain, path);
   }
@@ -85,19 +110,21 @@ export class SpiffeId {
    * ```
    */
   static fromSegments(trustDomain: TrustDomain, ...segments: readonly string[]): SpiffeId {
+    requireTrustDomain(trustDomain);
     return SpiffeId.#checked(trustDomain, joinPathSegments(segments));
   }
 
   static #checked(trustDomain: TrustDomain, path: string): SpiffeId {
     const length = SCHEME_PREFIX.length + trustDomain.name.length + path.length;
     if (length > MAX_SPIFFE_ID_LENGTH) {
+      const id = SCHEME_PREFIX + trustDomain.name + path;
       throw new InvalidSpiffeIdError(
         'too-long',
-        SCHEME_PREFIX + trustDomain.name + path,
-        `invalid SPIFFE ID: ${length} bytes exceed the maximum of ${MAX_SPIFFE_ID_LENGTH}`,
+        id,
+        `invalid SPIFFE ID ${quoteInput(id)}: the ID would be ${length} bytes long; at most ${MAX_SPIFFE_ID_LENGTH} bytes are allowed`,
       );
     }
-    return new SpiffeId(trustDomain, path);
+    return new SpiffeId(trustDomain, path, KEY);
   }
 
   /**
@@ -121,7 +148,10 @@ export class SpiffeId {
    * ```
    */
   equals(other: SpiffeId): boolean {
-    return this.#string === other.#string;
+    // A brand check rather than instanceof, which an object made with SpiffeId.prototype passes;
+    // `unknown` because plain JavaScript may pass anything, even a string.
+    const o: unknown = other;
+    return typeof o === 'object' && o !== null && #string in o && this.#string === o.#string;
   }
 
   /**

@@ -1,10 +1,13 @@
-import {
-  asTrustDomainError,
-  parseIdString,
-  SCHEME_PREFIX,
-  validateTrustDomainName,
-} from './parse.js';
+import { InvalidArgumentError } from '../errors.js';
+import { SCHEME_PREFIX, trustDomainNameOfId, validateTrustDomainName } from './parse.js';
 import { SpiffeId } from './spiffe-id.js';
+
+// `private` binds TypeScript only: plain JavaScript can still call `new TrustDomain('EVIL/x')`.
+// The constructor therefore demands this module-private key, and the only way to build from an
+// already validated name is the module-private factory below (set by the class's static block),
+// so no caller can make a TrustDomain whose name skipped validation.
+const KEY = Symbol('TrustDomain');
+let fromValidated: (name: string) => TrustDomain;
 
 /**
  * The name of a SPIFFE trust domain (SPIFFE-ID §2.1), such as `example.org`. Immutable; compare
@@ -24,7 +27,14 @@ export class TrustDomain {
   /** The trust domain name, e.g. `example.org`. */
   readonly name: string;
 
-  private constructor(name: string) {
+  static {
+    fromValidated = (name) => new TrustDomain(name, KEY);
+  }
+
+  private constructor(name: string, key: symbol) {
+    if (key !== KEY) {
+      throw new InvalidArgumentError('use TrustDomain.parse to make a TrustDomain');
+    }
     this.name = name;
     Object.freeze(this);
   }
@@ -42,20 +52,11 @@ export class TrustDomain {
    * ```
    */
   static parse(idOrName: string): TrustDomain {
-    if (idOrName.includes(':/')) {
-      try {
-        return new TrustDomain(parseIdString(idOrName).trustDomain);
-      } catch (err) {
-        throw asTrustDomainError(err, idOrName);
-      }
+    if (typeof idOrName === 'string' && idOrName.includes(':/')) {
+      return new TrustDomain(trustDomainNameOfId(idOrName), KEY);
     }
     validateTrustDomainName(idOrName);
-    return new TrustDomain(idOrName);
-  }
-
-  /** @internal Builds a trust domain from a name that was already validated. */
-  static fromValidatedName(name: string): TrustDomain {
-    return new TrustDomain(name);
+    return new TrustDomain(idOrName, KEY);
   }
 
   /**
@@ -91,7 +92,7 @@ export class TrustDomain {
    * ```
    */
   equals(other: TrustDomain): boolean {
-    return this.name === other.name;
+    return other instanceof TrustDomain && this.name === other.name;
   }
 
   /**
@@ -129,4 +130,9 @@ export class TrustDomain {
   toJSON(): string {
     return this.name;
   }
+}
+
+/** Builds a trust domain from a name that the caller has already validated. Not public API. */
+export function trustDomainFromValidatedName(name: string): TrustDomain {
+  return fromValidated(name);
 }
