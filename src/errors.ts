@@ -223,3 +223,225 @@ export type JwtSvidFailure =
   | 'no-bundle'
   | 'unknown-key'
   | 'signature';
+
+/**
+ * The rule of the SPIFFE Workload Endpoint standard (§4, "Locating the Endpoint") that a Workload
+ * API address broke. Stable; safe to switch on.
+ */
+export type EndpointAddressRule =
+  | 'missing'
+  | 'not-a-uri'
+  | 'scheme'
+  | 'userinfo'
+  | 'query'
+  | 'fragment'
+  | 'unix-authority'
+  | 'unix-path'
+  | 'tcp-host'
+  | 'tcp-port'
+  | 'tcp-path'
+  | 'npipe-name'
+  | 'platform';
+
+/**
+ * A Workload API endpoint address (an option or `SPIFFE_ENDPOINT_SOCKET`) is not an address the
+ * SPIFFE Workload Endpoint standard allows: `unix:///absolute/path`, `unix:/absolute/path`,
+ * `tcp://<IP>:<port>`, or on Windows `npipe:<name>`.
+ *
+ * @example
+ * ```ts
+ * try { new WorkloadApiClient({ address: 'tcp://localhost:8081' }); }
+ * catch (err) { if (err instanceof InvalidEndpointAddressError) console.log(err.rule); } // tcp-host
+ * ```
+ */
+export class InvalidEndpointAddressError extends SpiffeError {
+  static override readonly code = 'ERR_SPIFFE_ENDPOINT_INVALID';
+  override readonly code = 'ERR_SPIFFE_ENDPOINT_INVALID';
+  /** Which rule was broken. */
+  readonly rule: EndpointAddressRule;
+  /** The rejected address, truncated to 256 characters. Addresses are not secret. */
+  readonly input: string;
+
+  constructor(rule: EndpointAddressRule, input: string, message: string) {
+    super(message);
+    this.rule = rule;
+    this.input = input.length > 256 ? `${input.slice(0, 256)}…` : input;
+  }
+}
+
+/**
+ * A Workload API call ended with a gRPC status other than OK (or a stream was closed by the
+ * agent). {@link WorkloadApiError.grpcStatus} names the status (`PermissionDenied`,
+ * `Unavailable`, `InvalidArgument`, …) and {@link WorkloadApiError.grpcCode} is its number.
+ *
+ * @example
+ * ```ts
+ * try { await client.fetchX509Svid(); }
+ * catch (err) {
+ *   if (err instanceof WorkloadApiError && err.grpcStatus === 'PermissionDenied') waitForRegistration();
+ * }
+ * ```
+ */
+export class WorkloadApiError extends SpiffeError {
+  static override readonly code = 'ERR_SPIFFE_WORKLOAD_API';
+  override readonly code = 'ERR_SPIFFE_WORKLOAD_API';
+  /** The gRPC status code number (0 = OK for a stream the agent ended, 7 = PermissionDenied, …). */
+  readonly grpcCode: number;
+  /** The gRPC status name, e.g. `PermissionDenied`. */
+  readonly grpcStatus: string;
+  /** The status details the agent sent (or the transport's description). */
+  readonly details: string;
+  /** The Workload API method, e.g. `FetchX509SVID`. */
+  readonly method: string;
+
+  constructor(
+    method: string,
+    grpcCode: number,
+    grpcStatus: string,
+    details: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Workload API ${method}: ${grpcStatus}${details === '' ? '' : `: ${details}`}`, options);
+    this.method = method;
+    this.grpcCode = grpcCode;
+    this.grpcStatus = grpcStatus;
+    this.details = details;
+  }
+}
+
+/**
+ * A Workload API response broke the standard (a mandatory field empty, an SVID or bundle that
+ * does not parse, …). Watches and sources discard such a response and keep the last good material
+ * (Workload API standard §4.5); one-shot fetches reject with this error. The message names the
+ * field and the rule, never key material or tokens.
+ *
+ * @example
+ * ```ts
+ * try { await client.fetchX509Context(); }
+ * catch (err) { if (err instanceof InvalidWorkloadApiResponseError) console.log(err.method, err.message); }
+ * ```
+ */
+export class InvalidWorkloadApiResponseError extends SpiffeError {
+  static override readonly code = 'ERR_SPIFFE_WORKLOAD_API_RESPONSE_INVALID';
+  override readonly code = 'ERR_SPIFFE_WORKLOAD_API_RESPONSE_INVALID';
+  /** The Workload API method whose response was rejected, e.g. `FetchX509SVID`. */
+  readonly method: string;
+
+  constructor(method: string, message: string, options?: { cause?: unknown }) {
+    super(`invalid ${method} response: ${message}`, options);
+    this.method = method;
+  }
+}
+
+/** Why a source has no X509-SVID to hand out. Stable; safe to switch on. */
+export type NoIdentityReason = 'withdrawn' | 'not-picked';
+
+/**
+ * A Workload API source has no X509-SVID to hand out: the agent withdrew the workload's identity
+ * (it answered `PermissionDenied`; Workload API standard §5.2.1), or the source's picker chose
+ * none of the SVIDs.
+ *
+ * @example
+ * ```ts
+ * try { source.getX509Svid(); }
+ * catch (err) { if (err instanceof NoIdentityError) console.log(err.reason, err.lastError?.message); }
+ * ```
+ */
+export class NoIdentityError extends SpiffeError {
+  static override readonly code = 'ERR_SPIFFE_NO_IDENTITY';
+  override readonly code = 'ERR_SPIFFE_NO_IDENTITY';
+  /** Why there is no identity. */
+  readonly reason: NoIdentityReason;
+  /** The error that withdrew the identity, when there was one. */
+  readonly lastError: SpiffeError | undefined;
+
+  constructor(reason: NoIdentityReason, message: string, lastError?: SpiffeError) {
+    super(message, lastError === undefined ? undefined : { cause: lastError });
+    this.reason = reason;
+    this.lastError = lastError;
+  }
+}
+
+/**
+ * A Workload API source did not receive its first update within the `timeout` it was created
+ * with. {@link SourceTimeoutError.lastError} is the last failure seen (for example
+ * `PermissionDenied: no identity issued` while a registration propagates).
+ *
+ * @example
+ * ```ts
+ * try { await X509Source.create({ timeout: 5_000 }); }
+ * catch (err) { if (err instanceof SourceTimeoutError) console.log(err.lastError?.message); }
+ * ```
+ */
+export class SourceTimeoutError extends SpiffeError {
+  static override readonly code = 'ERR_SPIFFE_SOURCE_TIMEOUT';
+  override readonly code = 'ERR_SPIFFE_SOURCE_TIMEOUT';
+  /** The last error the source saw before it gave up, if any. */
+  readonly lastError: SpiffeError | undefined;
+  /** How long the source waited, in milliseconds. */
+  readonly timeoutMs: number;
+
+  constructor(what: string, timeoutMs: number, lastError?: SpiffeError) {
+    super(
+      `${what}: no update from the Workload API within ${timeoutMs} ms` +
+        (lastError === undefined ? ' (no response at all)' : `; last error: ${lastError.message}`),
+      lastError === undefined ? undefined : { cause: lastError },
+    );
+    this.timeoutMs = timeoutMs;
+    this.lastError = lastError;
+  }
+}
+
+/**
+ * A client, source or other resource was used after `close()`.
+ *
+ * @example
+ * ```ts
+ * await source.close();
+ * try { source.getX509Svid(); }
+ * catch (err) { if (err instanceof ClosedError) console.log(err.message); } // X509Source is closed
+ * ```
+ */
+export class ClosedError extends SpiffeError {
+  static override readonly code = 'ERR_SPIFFE_CLOSED';
+  override readonly code = 'ERR_SPIFFE_CLOSED';
+}
+
+/**
+ * A TLS peer presented a valid X509-SVID, but the authorizer refused its SPIFFE ID (it returned
+ * `false` or threw; what it threw is the {@link PeerUnauthorizedError.cause | cause}).
+ *
+ * @example
+ * ```ts
+ * socket.on('error', (err) => {
+ *   if (err instanceof PeerUnauthorizedError) console.log('refused', err.peerId);
+ * });
+ * ```
+ */
+export class PeerUnauthorizedError extends SpiffeError {
+  static override readonly code = 'ERR_SPIFFE_TLS_PEER_UNAUTHORIZED';
+  override readonly code = 'ERR_SPIFFE_TLS_PEER_UNAUTHORIZED';
+  /** The peer's verified SPIFFE ID (as a string). SPIFFE IDs are not secret. */
+  readonly peerId: string;
+
+  constructor(peerId: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.peerId = peerId;
+  }
+}
+
+/**
+ * TLS material cannot be turned into a safe Node TLS configuration: for example there is no trust
+ * authority at all (Node would fall back to the public Web PKI roots, so the SDK refuses), or a
+ * mode that presents an X509-SVID has none. The message never contains key material.
+ *
+ * @example
+ * ```ts
+ * try { mtlsServer(staticX509Source(svid, emptyBundle), authorizeAny()).serverOptions(); }
+ * catch (err) { if (err instanceof TlsConfigurationError) console.log(err.message); }
+ * ```
+ */
+export class TlsConfigurationError extends SpiffeError {
+  static override readonly code = 'ERR_SPIFFE_TLS_CONFIGURATION';
+  override readonly code = 'ERR_SPIFFE_TLS_CONFIGURATION';
+}
