@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // The `spiffe-sdk` command: developer tools that ship with the package.
 import { SpiffeError } from '../errors.js';
+import { demoCommand } from './demo-command.js';
 import { devAgentCommand } from './dev-agent-command.js';
 
 const HELP = `Usage: spiffe-sdk <command> [options]
 
 Commands:
+  demo        run mTLS, rotation and JWT-SVID validation end to end (see: spiffe-sdk demo --help)
   dev-agent   serve a local Workload API from a test CA (see: spiffe-sdk dev-agent --help)`;
 
 const commands: Readonly<Record<string, (argv: readonly string[]) => Promise<number>>> = {
+  demo: demoCommand,
   'dev-agent': devAgentCommand,
 };
 
