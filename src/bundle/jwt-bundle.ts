@@ -1,8 +1,17 @@
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { BundleNotFoundError, InvalidArgumentError, InvalidBundleError } from '../errors.js';
 import type { TrustDomain } from '../spiffeid/index.js';
-import { exportJwk, importJwkPublicKey, isJsonObject, parseJsonDocument } from './jwk.js';
+import { readBoundedFile } from './file.js';
+import { FrozenMap, isMapLike } from './frozen-map.js';
+import {
+  exportJwk,
+  isJsonObject,
+  parseJsonDocument,
+  parseJwtAuthorityEntry,
+  quote,
+  unsupportedKeyReason,
+} from './jwk.js';
+import { MAX_BUNDLE_DOCUMENT_SIZE } from './limits.js';
 import type { JwtBundleSource } from './source.js';
 
 /**
@@ -20,12 +29,15 @@ import type { JwtBundleSource } from './source.js';
 export class JwtBundle implements JwtBundleSource {
   /** The trust domain these authorities belong to. */
   readonly trustDomain: TrustDomain;
-  /** The authorities by key ID. Read-only view. */
+  /** The authorities by key ID, in insertion order. Immutable (it has no `set` or `delete`). */
   readonly jwtAuthorities: ReadonlyMap<string, KeyObject>;
 
-  private constructor(trustDomain: TrustDomain, authorities: ReadonlyMap<string, KeyObject>) {
+  private constructor(
+    trustDomain: TrustDomain,
+    authorities: Iterable<readonly [string, KeyObject]>,
+  ) {
     this.trustDomain = trustDomain;
-    this.jwtAuthorities = authorities;
+    this.jwtAuthorities = new FrozenMap(authorities);
     Object.freeze(this);
   }
 
@@ -38,12 +50,13 @@ export class JwtBundle implements JwtBundleSource {
    * ```
    */
   static empty(trustDomain: TrustDomain): JwtBundle {
-    return new JwtBundle(trustDomain, new Map());
+    return new JwtBundle(trustDomain, []);
   }
 
   /**
    * A bundle holding the given public keys by key ID. Throws {@link InvalidArgumentError} for an
-   * empty key ID or a key that is not a public key.
+   * empty key ID or a key that is not a public EC (P-256, P-384, P-521), RSA (at least 2048 bits)
+   * or Ed25519 key.
    *
    * @example
    * ```ts
@@ -54,10 +67,9 @@ export class JwtBundle implements JwtBundleSource {
     trustDomain: TrustDomain,
     authorities: ReadonlyMap<string, KeyObject> | Readonly<Record<string, KeyObject>>,
   ): JwtBundle {
-    const entries: [string, KeyObject][] =
-      authorities instanceof Map
-        ? [...(authorities as ReadonlyMap<string, KeyObject>).entries()]
-        : Object.entries(authorities as Readonly<Record<string, KeyObject>>);
+    const entries: [string, KeyObject][] = isMapLike<string, KeyObject>(authorities)
+      ? [...authorities.entries()]
+      : Object.entries(authorities);
     const map = new Map<string, KeyObject>();
     for (const [kid, key] of entries) {
       checkAuthority(kid, key);
@@ -67,10 +79,12 @@ export class JwtBundle implements JwtBundleSource {
   }
 
   /**
-   * Parses a JWKS (RFC 7517) document. Keys of an unknown `kty` are skipped; keys whose `use` is
-   * present and is not `jwt-svid` are not JWT authorities and are skipped; every other key needs a
-   * unique `kid` and must be a well-formed public key, or the whole document is rejected with
-   * {@link InvalidBundleError}.
+   * Parses a JWKS (RFC 7517) document, with the strict JSON rules of this SDK (no duplicate member
+   * names, at most {@link MAX_BUNDLE_DOCUMENT_SIZE} bytes). The document must be an object with a
+   * `keys` array. Keys whose `use` is present and is not `jwt-svid` are not JWT authorities and are
+   * skipped, as are keys of an unknown `kty`; every other key must be a well-formed public EC, RSA
+   * or Ed25519 key with a non-empty `kid` that no other key of the document has, or the whole
+   * document is rejected with {@link InvalidBundleError}.
    *
    * @example
    * ```ts
@@ -80,32 +94,31 @@ export class JwtBundle implements JwtBundleSource {
   static parse(trustDomain: TrustDomain, jwks: string | Uint8Array): JwtBundle {
     const what = `JWT bundle for trust domain "${trustDomain.name}"`;
     const doc = parseJsonDocument(jwks, what);
-    if (!isJsonObject(doc) || !Array.isArray(doc['keys'])) {
+    const keys = isJsonObject(doc) ? doc['keys'] : undefined;
+    if (!Array.isArray(keys)) {
       throw new InvalidBundleError(
         `cannot parse ${what}: expected a JWKS object with a "keys" array`,
       );
     }
     const map = new Map<string, KeyObject>();
-    doc['keys'].forEach((entry: unknown, i) => {
+    keys.forEach((entry, i) => {
       const where = `cannot parse ${what}: key ${i}`;
       if (!isJsonObject(entry)) throw new InvalidBundleError(`${where}: not a JSON object`);
       const use = entry['use'];
       if (use !== undefined && use !== 'jwt-svid') return;
-      const key = importJwkPublicKey(entry, where);
-      if (key === undefined) return;
-      const kid = entry['kid'];
-      if (typeof kid !== 'string' || kid.length === 0) {
-        throw new InvalidBundleError(`${where}: a JWT authority needs a non-empty "kid"`);
-      }
-      if (map.has(kid))
-        throw new InvalidBundleError(`${where}: duplicate "kid" ${JSON.stringify(kid)}`);
+      const authority = parseJwtAuthorityEntry(entry, where);
+      if (authority === undefined) return;
+      const [kid, key] = authority;
+      if (map.has(kid)) throw new InvalidBundleError(`${where}: duplicate "kid" ${quote(kid)}`);
       map.set(kid, key);
     });
     return new JwtBundle(trustDomain, map);
   }
 
   /**
-   * Reads and parses a JWKS file. File system errors are passed through unchanged.
+   * Reads and parses a JWKS file. Throws {@link InvalidBundleError} (naming the file) for bad
+   * content or a file larger than {@link MAX_BUNDLE_DOCUMENT_SIZE}; file system errors (such as
+   * `ENOENT`) and aborts are passed through unchanged.
    *
    * @example
    * ```ts
@@ -117,8 +130,15 @@ export class JwtBundle implements JwtBundleSource {
     path: string,
     options: { signal?: AbortSignal } = {},
   ): Promise<JwtBundle> {
-    const data = await readFile(path, options.signal ? { signal: options.signal } : {});
-    return JwtBundle.parse(trustDomain, data);
+    const data = await readBoundedFile(path, MAX_BUNDLE_DOCUMENT_SIZE, options.signal);
+    try {
+      return JwtBundle.parse(trustDomain, data);
+    } catch (err) {
+      if (err instanceof InvalidBundleError) {
+        throw new InvalidBundleError(`${err.message} (file ${path})`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /**
@@ -169,6 +189,7 @@ export class JwtBundle implements JwtBundleSource {
    * ```
    */
   withoutAuthority(kid: string): JwtBundle {
+    if (!this.jwtAuthorities.has(kid)) return this;
     const map = new Map(this.jwtAuthorities);
     map.delete(kid);
     return new JwtBundle(this.trustDomain, map);
@@ -187,7 +208,9 @@ export class JwtBundle implements JwtBundleSource {
   }
 
   /**
-   * The bundle as a JWKS document, `{"keys":[...]}`, each key with its `kid`.
+   * The bundle as a plain RFC 7517 JWKS document, `{"keys":[...]}`: one entry per key, sorted by
+   * `kid` so equal bundles give equal text, each with its `kid` and no `use` (as go-spiffe writes
+   * it). An empty bundle gives `{"keys":[]}`.
    *
    * @example
    * ```ts
@@ -195,7 +218,10 @@ export class JwtBundle implements JwtBundleSource {
    * ```
    */
   marshal(): string {
-    const keys = [...this.jwtAuthorities].map(([kid, key]) => ({ ...exportJwk(key), kid }));
+    const keys = sortedByKid(this.jwtAuthorities).map(([kid, key]) => {
+      const { kty, ...members } = exportJwk(key, `JWT authority "${kid}"`);
+      return { kty, kid, ...members };
+    });
     return JSON.stringify({ keys });
   }
 
@@ -234,10 +260,16 @@ export class JwtBundle implements JwtBundleSource {
 }
 
 function checkAuthority(kid: string, key: KeyObject): void {
-  if (kid.length === 0) throw new InvalidArgumentError('a JWT authority needs a non-empty key ID');
-  if (key.type !== 'public') {
-    throw new InvalidArgumentError(
-      `JWT authority "${kid}" must be a public key, not a ${key.type} key`,
-    );
+  if (typeof kid !== 'string' || kid.length === 0) {
+    throw new InvalidArgumentError('a JWT authority needs a non-empty key ID');
   }
+  const problem = unsupportedKeyReason(key);
+  if (problem !== undefined) {
+    throw new InvalidArgumentError(`JWT authority ${quote(kid)}: ${problem}`);
+  }
+}
+
+/** The authorities sorted by key ID (UTF-16 code unit order, not locale order). */
+export function sortedByKid(authorities: ReadonlyMap<string, KeyObject>): [string, KeyObject][] {
+  return [...authorities].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }

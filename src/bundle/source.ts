@@ -1,5 +1,6 @@
 import type { TrustDomain } from '../spiffeid/index.js';
 import type { JwtBundle } from './jwt-bundle.js';
+import type { SpiffeBundle } from './spiffe-bundle.js';
 import type { X509Bundle } from './x509-bundle.js';
 
 /**
@@ -13,6 +14,14 @@ import type { X509Bundle } from './x509-bundle.js';
  * ```
  */
 export interface X509BundleSource {
+  /**
+   * The X.509 bundle of `trustDomain`. Throws {@link BundleNotFoundError} when there is none.
+   *
+   * @example
+   * ```ts
+   * const roots = source.getX509BundleForTrustDomain(peerId.trustDomain).x509Authorities;
+   * ```
+   */
   getX509BundleForTrustDomain(trustDomain: TrustDomain): X509Bundle;
 }
 
@@ -26,5 +35,37 @@ export interface X509BundleSource {
  * ```
  */
 export interface JwtBundleSource {
+  /**
+   * The JWT bundle of `trustDomain`. Throws {@link BundleNotFoundError} when there is none.
+   *
+   * @example
+   * ```ts
+   * const key = source.getJwtBundleForTrustDomain(subject.trustDomain).findAuthority(kid);
+   * ```
+   */
   getJwtBundleForTrustDomain(trustDomain: TrustDomain): JwtBundle;
+}
+
+/**
+ * Anything that can hand out the SPIFFE bundle (X.509 and JWT authorities, sequence number and
+ * refresh hint) of a trust domain: a {@link SpiffeBundle}, a {@link SpiffeBundleSet}, or a
+ * Workload API bundle source. Throws {@link BundleNotFoundError} when there is none. The method
+ * name follows go-spiffe's `spiffebundle.Source`.
+ *
+ * @example
+ * ```ts
+ * const bundle = source.getBundleForTrustDomain(TrustDomain.parse('example.org'));
+ * bundle.sequenceNumber; // e.g. 42n
+ * ```
+ */
+export interface SpiffeBundleSource {
+  /**
+   * The SPIFFE bundle of `trustDomain`. Throws {@link BundleNotFoundError} when there is none.
+   *
+   * @example
+   * ```ts
+   * const bundle = source.getBundleForTrustDomain(TrustDomain.parse('partner.org'));
+   * ```
+   */
+  getBundleForTrustDomain(trustDomain: TrustDomain): SpiffeBundle;
 }

@@ -1,5 +1,4 @@
 import type { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { BundleNotFoundError, InvalidBundleError } from '../errors.js';
 import {
   DecodeError,
@@ -9,12 +8,21 @@ import {
   sameCertificate,
 } from '../internal/der.js';
 import type { TrustDomain } from '../spiffeid/index.js';
+import { readBoundedFile } from './file.js';
+import { MAX_BUNDLE_DOCUMENT_SIZE } from './limits.js';
 import type { X509BundleSource } from './source.js';
 
-function wrap(err: unknown, what: string): unknown {
-  return err instanceof DecodeError
-    ? new InvalidBundleError(`cannot parse X.509 bundle ${what}: ${err.message}`, { cause: err })
-    : err;
+/**
+ * Wraps a failure of the PEM/DER decoders. Besides their own DecodeError, asn1js can throw plain
+ * errors on hostile DER (for example a top-level GeneralizedTime that does not convert), and those
+ * must not escape as anything but an InvalidBundleError either.
+ */
+function wrap(err: unknown, what: string): InvalidBundleError {
+  const reason =
+    err instanceof DecodeError
+      ? err.message
+      : `malformed DER: ${err instanceof Error ? err.message : String(err)}`;
+  return new InvalidBundleError(`cannot parse X.509 bundle ${what}: ${reason}`, { cause: err });
 }
 
 /**
@@ -38,9 +46,15 @@ export class X509Bundle implements X509BundleSource {
   readonly x509Authorities: readonly X509Certificate[];
 
   private constructor(trustDomain: TrustDomain, authorities: Iterable<X509Certificate>) {
+    // A set of DER encodings keeps de-duplication linear: a hostile bundle may hold many
+    // thousands of certificates.
+    const seen = new Set<string>();
     const unique: X509Certificate[] = [];
     for (const cert of authorities) {
-      if (!unique.some((c) => sameCertificate(c, cert))) unique.push(cert);
+      const der = cert.raw.toString('base64');
+      if (seen.has(der)) continue;
+      seen.add(der);
+      unique.push(cert);
     }
     this.trustDomain = trustDomain;
     this.x509Authorities = Object.freeze(unique);
@@ -110,8 +124,9 @@ export class X509Bundle implements X509BundleSource {
   }
 
   /**
-   * Reads and parses a PEM file. Throws {@link InvalidBundleError} for bad content; file system
-   * errors (such as `ENOENT`) are passed through unchanged.
+   * Reads and parses a PEM file. Throws {@link InvalidBundleError} for bad content or a file larger
+   * than {@link MAX_BUNDLE_DOCUMENT_SIZE}; file system errors (such as `ENOENT`) and aborts are
+   * passed through unchanged.
    *
    * @example
    * ```ts
@@ -123,7 +138,7 @@ export class X509Bundle implements X509BundleSource {
     path: string,
     options: { signal?: AbortSignal } = {},
   ): Promise<X509Bundle> {
-    const pem = await readFile(path, options.signal ? { signal: options.signal } : {});
+    const pem = await readBoundedFile(path, MAX_BUNDLE_DOCUMENT_SIZE, options.signal);
     try {
       return X509Bundle.parse(trustDomain, pem);
     } catch (err) {
