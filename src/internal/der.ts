@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { fromBER } from 'asn1js';
+import { Asn1Error, splitDerElements } from './x509/asn1.js';
 
 /**
  * Why decoding failed; callers wrap it into their layer's {@link SpiffeError} so that nothing but
@@ -48,22 +48,18 @@ export function decodePem(input: string | Uint8Array): PemBlock[] {
   return blocks;
 }
 
-/** Splits concatenated DER structures (as the Workload API sends them) into single structures. */
+/**
+ * Splits concatenated DER structures (as the Workload API sends them) into single structures.
+ * Decoding is `asn1js`'s, with the DER checks of ./x509/asn1.ts on top; every failure, including
+ * the plain errors `asn1js` can throw, is a {@link DecodeError}.
+ */
 export function splitDer(der: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let pos = 0;
-  while (pos < der.length) {
-    const view = der.subarray(pos);
-    const { offset, result } = fromBER(view);
-    if (offset === -1 || offset === 0 || result.error) {
-      throw new DecodeError(
-        `malformed DER at byte ${pos}: ${result.error === '' ? 'invalid encoding' : result.error}`,
-      );
-    }
-    out.push(view.subarray(0, offset));
-    pos += offset;
+  try {
+    return splitDerElements(der, 'malformed DER');
+  } catch (err) {
+    if (err instanceof Asn1Error) throw new DecodeError(err.message, { cause: err });
+    throw new DecodeError(`malformed DER: ${String(err)}`, { cause: err });
   }
-  return out;
 }
 
 /** Parses one DER certificate with OpenSSL (through node:crypto). */

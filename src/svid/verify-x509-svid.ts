@@ -1,8 +1,8 @@
 /*
  * Why a path builder of our own instead of pkijs's CertificateChainValidationEngine: that engine is
  * asynchronous (it verifies signatures with WebCrypto), but this check runs inside Node's TLS
- * `checkServerIdentity` callback, which must decide synchronously. So the work is split: a small
- * strict DER reader (synchronous; src/internal/x509/asn1.ts, which says why not asn1js) reads the
+ * `checkServerIdentity` callback, which must decide synchronously. So the work is split: asn1js's
+ * synchronous `fromBER`, with strict DER checks on top (src/internal/x509/asn1.ts), reads the
  * extensions once per certificate (src/internal/x509/facts.ts), OpenSSL through node:crypto checks
  * issuer links and signatures (`checkIssued`, `verify`), and the path builder below applies the
  * RFC 5280 and X509-SVID rules. Each rule has a negative test in test/svid/x509-verify*.test.ts.

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ObjectIdentifier } from 'asn1js';
+import { DecodeError, splitDer } from '../../src/internal/der.js';
 import {
   Asn1Error,
   bitsOf,
@@ -42,6 +43,65 @@ describe('DER reader', () => {
     );
   });
 
+  it('applies the DER checks to nested elements, not only the outer one', () => {
+    // Positive controls: the same shapes, DER-encoded.
+    assert.equal(sequenceItems(decodeOne(bytes(0x30, 0x02, 0x30, 0x00), 'x'), 'x').length, 1);
+    assert.equal(sequenceItems(decodeOne(bytes(0x30, 0x03, 0x04, 0x01, 0x00), 'x'), 'x').length, 1);
+    assert.equal(
+      sequenceItems(decodeOne(bytes(0x30, 0x05, 0x0c, 0x03, 0x41, 0x42, 0x43), 'x'), 'x').length,
+      1,
+    );
+    const bad: [RegExp, Uint8Array][] = [
+      [/indefinite length/, bytes(0x30, 0x80, 0x00, 0x00)],
+      [/indefinite length/, bytes(0x30, 0x04, 0x30, 0x80, 0x00, 0x00)],
+      [/non-minimal length/, bytes(0x30, 0x04, 0x04, 0x81, 0x01, 0x00)],
+      // asn1js reads the high-tag-number form, also for tags that fit the low form.
+      [/high-tag-number/, bytes(0x9f, 0x1f, 0x00)],
+      [/high-tag-number/, bytes(0x30, 0x03, 0x9f, 0x1f, 0x00)],
+      [/high-tag-number/, bytes(0x1f, 0x05, 0x00)],
+      [/constructed encoding/, bytes(0x30, 0x05, 0x2c, 0x03, 0x04, 0x01, 0x41)],
+    ];
+    for (const [message, input] of bad) {
+      assert.throws(
+        () => decodeOne(input, 'x'),
+        (err: unknown) => err instanceof Asn1Error && message.test(err.message),
+        Buffer.from(input).toString('hex'),
+      );
+    }
+  });
+
+  it('turns the plain errors asn1js throws into Asn1Error', () => {
+    // asn1js throws a plain Error for a GeneralizedTime it cannot convert.
+    const hostile = bytes(0x18, 0x03, 0x41, 0x42, 0x43);
+    assert.throws(() => decodeOne(hostile, 'x'), Asn1Error);
+    assert.throws(() => decodeOne(bytes(0x30, 0x05, ...hostile), 'x'), Asn1Error);
+    assert.throws(() => splitDerElements(bytes(0x05, 0x00, ...hostile), 'x'), Asn1Error);
+    assert.equal(
+      timeOf(decodeOne(ascii(0x18, '20500101123456Z'), 'x'), 'x'),
+      Date.UTC(2050, 0, 1, 12, 34, 56),
+    );
+  });
+
+  it('splitDer gives DecodeError, never a plain error, for what is not DER', () => {
+    assert.deepEqual(
+      splitDer(bytes(0x05, 0x00, 0x04, 0x01, 0x07)).map((p) => [...p]),
+      [
+        [0x05, 0x00],
+        [0x04, 0x01, 0x07],
+      ],
+    );
+    assert.deepEqual(splitDer(bytes()), []);
+    for (const input of [
+      bytes(0x18, 0x03, 0x41, 0x42, 0x43),
+      bytes(0x05, 0x00, 0x30, 0x80, 0x00, 0x00),
+      bytes(0x05, 0x00, 0x04),
+      bytes(0x04, 0x81, 0x01, 0x00),
+    ]) {
+      assert.throws(() => splitDer(input), DecodeError, Buffer.from(input).toString('hex'));
+      assert.throws(() => splitDer(input), /malformed DER at byte \d+: /);
+    }
+  });
+
   it('decodes OIDs, including large first arcs, and rejects non-minimal ones', () => {
     for (const oid of [
       '2.5.29.17',
@@ -55,6 +115,12 @@ describe('DER reader', () => {
     assert.throws(() => oidOf(decodeOne(bytes(0x06, 0x02, 0x80, 0x01), 'x'), 'x'), Asn1Error);
     assert.throws(() => oidOf(decodeOne(bytes(0x06, 0x01, 0x81), 'x'), 'x'), Asn1Error);
     assert.throws(() => oidOf(decodeOne(bytes(0x06, 0x00), 'x'), 'x'), Asn1Error);
+    // A zero arc is one 0x00 octet, which is minimal (asn1js warns about it all the same).
+    assert.equal(oidOf(decodeOne(bytes(0x06, 0x03, 0x2a, 0x00, 0x05), 'x'), 'x'), '1.2.0.5');
+    assert.throws(() => oidOf(decodeOne(bytes(0x06, 0x03, 0x2a, 0x80, 0x05), 'x'), 'x'), Asn1Error);
+    // An arc beyond 2^53 - 1.
+    const big = bytes(0x06, 0x09, 0x2a, 0x90, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00);
+    assert.throws(() => oidOf(decodeOne(big, 'x'), 'x'), Asn1Error);
   });
 
   it('reads BOOLEAN, INTEGER and BIT STRING strictly', () => {
@@ -66,6 +132,14 @@ describe('DER reader', () => {
       Asn1Error,
     );
     assert.throws(() => smallIntegerOf(decodeOne(bytes(0x02, 0x01, 0xff), 'x'), 'x'), Asn1Error);
+    // Four and five octets (asn1js keeps those as hex only, without a minimality check).
+    const int = (...b: number[]): number =>
+      smallIntegerOf(decodeOne(bytes(0x02, b.length, ...b), 'x'), 'x');
+    assert.equal(int(0x7f, 0xff, 0xff, 0xff), 0x7fffffff);
+    assert.equal(int(0x00, 0x80, 0x00, 0x00), 0x800000);
+    assert.throws(() => int(0x00, 0x80, 0x00, 0x00, 0x00), Asn1Error);
+    assert.throws(() => int(0x00, 0x00, 0xff, 0xff, 0xff), Asn1Error);
+    assert.throws(() => booleanOf(decodeOne(bytes(0x01, 0x02, 0x00, 0xff), 'x'), 'x'), Asn1Error);
     assert.deepEqual(bitsOf(decodeOne(bytes(0x03, 0x02, 0x05, 0xa0), 'x'), 'x'), [
       true,
       false,
@@ -85,6 +159,9 @@ describe('DER reader', () => {
       [0x17, '4901010000Z'],
       [0x17, '490101000000+0100'],
       [0x18, '20500101123456.5Z'],
+      [0x18, '20500101123456+0100'],
+      [0x17, 'x490101000000Z'],
+      [0x17, '490101000000Zx'],
       [0x18, '20500230000000Z'],
       [0x18, '20501301000000Z'],
       [0x04, '20500101123456Z'],

@@ -1,18 +1,38 @@
 /**
- * A small, strict DER reader for the parts of X.509 certificates that the SDK checks.
+ * DER access for the parts of X.509 certificates that the SDK checks, on top of `asn1js`.
  *
- * Why not `asn1js` here: its `fromBER` costs about 200 µs per call even for a five-byte value
- * (measured on Node 20), so reading one certificate's extensions cost several times more than
- * OpenSSL's whole parse, and the TLS layer pays it for every new peer certificate. This reader walks
- * tag-length-value triples over the input bytes without copying; it accepts DER only (definite,
- * minimal lengths; low-tag-number form) and throws {@link Asn1Error} on anything else, so callers
- * fail closed with one `catch`. It reads structure only; OpenSSL has already parsed the certificate.
+ * `asn1js` does all decoding (identifier and length octets, OIDs, INTEGERs, BIT STRINGs,
+ * BOOLEANs, UTCTime and GeneralizedTime); this module only adapts its blocks to the small
+ * synchronous {@link Asn1Node} API that ./facts.ts and the SVID parser use. `asn1js` reads BER,
+ * which lets one value have many encodings, so the DER rules that keep a certificate's meaning
+ * unambiguous (one element filling its input, definite and minimal lengths, low-tag-number form,
+ * minimal INTEGER and OID encodings, BOOLEAN as 0x00/0xFF) are checked here on top of what it
+ * decoded. `asn1js` reports errors through `result.error` and offset -1 but can also throw plain
+ * errors (e.g. on a GeneralizedTime it cannot convert); both become {@link Asn1Error}, so callers
+ * fail closed with one `catch`. OpenSSL has already parsed the certificate; this reads structure.
+ *
+ * Cost: `fromBER` takes about 0.6 ms for a 480-byte certificate on Node 20 (measured; most of it
+ * per-block overhead inside asn1js), several times OpenSSL's whole parse. That is paid once per
+ * certificate object: ./facts.ts caches its results per `X509Certificate`, and ./cert-cache.ts
+ * maps repeated DER to the same object.
  */
+import {
+  BitString,
+  Boolean as Asn1Boolean,
+  fromBER,
+  GeneralizedTime,
+  Integer,
+  ObjectIdentifier,
+  OctetString,
+  UTCTime,
+  type BaseBlock,
+  type Constructed,
+} from 'asn1js';
 
 /** A structural problem in DER input. Internal; callers turn it into an SDK error. */
 export class Asn1Error extends Error {}
 
-/** ASN.1 tag classes. */
+/** ASN.1 tag classes (X.690 numbering; `asn1js` counts from 1). */
 export const TAG_CLASS_UNIVERSAL = 0;
 export const TAG_CLASS_CONTEXT = 2;
 
@@ -39,58 +59,119 @@ export interface Asn1Node {
   readonly contentStart: number;
   /** Offset just past the element. */
   readonly end: number;
+  /** What `asn1js` decoded for this element. */
+  readonly block: BaseBlock;
+  /** The decoded children of a constructed element (empty for a primitive one). */
+  readonly children: readonly Asn1Node[];
 }
 
-function readNode(bytes: Uint8Array, offset: number, limit: number, what: string): Asn1Node {
-  if (offset + 2 > limit) throw new Asn1Error(`${what}: truncated DER`);
-  const id = bytes[offset] ?? 0;
-  const tagNumber = id & 0x1f;
-  if (tagNumber === 0x1f) throw new Asn1Error(`${what}: high-tag-number form is not supported`);
-  let pos = offset + 1;
-  const first = bytes[pos++] ?? 0;
-  let length: number;
-  if (first < 0x80) {
-    length = first;
-  } else {
-    const count = first & 0x7f;
-    if (count === 0) throw new Asn1Error(`${what}: indefinite length (not DER)`);
-    if (count > 4) throw new Asn1Error(`${what}: length too large`);
-    if (pos + count > limit) throw new Asn1Error(`${what}: truncated DER length`);
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + (bytes[pos++] ?? 0);
-    if (length < 0x80 || (bytes[pos - count] ?? 0) === 0) {
-      throw new Asn1Error(`${what}: non-minimal length (not DER)`);
+/**
+ * `fromBER` options: no copy (nodes are views into the caller's bytes), and no speculative
+ * decoding of OCTET STRING / BIT STRING contents (extension values are decoded on demand with
+ * {@link decodeOne}; the speculative pass costs time and hides errors in a `catch`).
+ */
+const FROM_BER_OPTIONS = Object.freeze({ copyInput: false, parseEmbedded: false });
+
+function asn1Error(what: string, message: string, cause?: unknown): Asn1Error {
+  return cause === undefined
+    ? new Asn1Error(`${what}: ${message}`)
+    : new Asn1Error(`${what}: ${message}`, { cause });
+}
+
+/** The number of octets DER uses for the length octets of a value of `length` octets. */
+function derLengthOctets(length: number): number {
+  let octets = 1;
+  if (length >= 0x80) for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) octets++;
+  return octets;
+}
+
+/**
+ * Adapts a block `asn1js` decoded at `start` in `bytes`, enforcing on it (and, recursively, on its
+ * children) the DER rules that `asn1js`, a BER reader, lets through.
+ */
+function adapt(block: BaseBlock, bytes: Uint8Array, start: number, what: string): Asn1Node {
+  const { idBlock, lenBlock } = block;
+  if (block.error !== '' || idBlock.error !== '' || lenBlock.error !== '') {
+    throw asn1Error(what, block.error || idBlock.error || lenBlock.error);
+  }
+  // DER (X.690 §10.1) forbids the indefinite form: it lets an element's end depend on an
+  // end-of-contents marker instead of its header.
+  if (lenBlock.isIndefiniteForm) throw asn1Error(what, 'indefinite length (not DER)');
+  // X.509 uses no tag number above 30; the high-tag-number form is also how a non-minimal tag
+  // encoding would slip in.
+  if (idBlock.blockLength !== 1) throw asn1Error(what, 'high-tag-number form is not supported');
+  // DER (X.690 §10.1) requires the minimal length encoding, so that each value has exactly one
+  // encoding (certificates are compared and hashed as bytes).
+  if (lenBlock.blockLength !== derLengthOctets(lenBlock.length)) {
+    throw asn1Error(what, 'non-minimal length (not DER)');
+  }
+  const contentStart = start + idBlock.blockLength + lenBlock.blockLength;
+  const end = contentStart + lenBlock.length;
+  if (block.blockLength !== end - start || end > bytes.length) {
+    throw asn1Error(what, 'DER value overruns its container');
+  }
+  const children: Asn1Node[] = [];
+  if (idBlock.isConstructed) {
+    const items: unknown = (block.valueBlock as Partial<Constructed['valueBlock']>).value;
+    // asn1js keeps a constructed character string (BER only, X.690 §10.2) as one text value, and
+    // no children at all for other primitive-only types in constructed form.
+    if (!Array.isArray(items)) {
+      throw asn1Error(what, 'constructed encoding of a primitive type (not DER)');
+    }
+    let pos = contentStart;
+    for (const child of items as BaseBlock[]) {
+      const node = adapt(child, bytes, pos, what);
+      children.push(node);
+      pos = node.end;
     }
   }
-  const end = pos + length;
-  if (end > limit) throw new Asn1Error(`${what}: DER value overruns its container`);
-  return {
-    tagClass: id >> 6,
-    constructed: (id & 0x20) !== 0,
-    tagNumber,
+  return Object.freeze({
+    tagClass: idBlock.tagClass - 1,
+    constructed: idBlock.isConstructed,
+    tagNumber: idBlock.tagNumber,
     bytes,
-    start: offset,
-    contentStart: pos,
+    start,
+    contentStart,
     end,
-  };
+    block,
+    children: Object.freeze(children),
+  });
+}
+
+/** Decodes the element at `start` in `bytes` with `asn1js`; only Asn1Error escapes. */
+function decodeAt(bytes: Uint8Array, start: number, what: string): Asn1Node {
+  try {
+    const { offset, result } = fromBER(bytes.subarray(start), FROM_BER_OPTIONS);
+    if (offset === -1 || result.error !== '')
+      throw asn1Error(what, result.error || 'truncated DER');
+    const node = adapt(result, bytes, start, what);
+    if (node.end !== start + offset) throw asn1Error(what, 'DER value overruns its container');
+    return node;
+  } catch (err) {
+    if (err instanceof Asn1Error) throw err;
+    throw asn1Error(what, err instanceof Error ? err.message : String(err), err);
+  }
 }
 
 /** Decodes exactly one DER element that must fill `der` completely. */
 export function decodeOne(der: Uint8Array, what: string): Asn1Node {
-  const node = readNode(der, 0, der.length, what);
-  if (node.end !== der.length) throw new Asn1Error(`${what}: trailing bytes after the DER value`);
+  if (der.length === 0) throw asn1Error(what, 'truncated DER');
+  const node = decodeAt(der, 0, what);
+  // `fromBER` stops after the first element and ignores the rest; DER input that carries bytes
+  // after its value could smuggle data past anything that hashes or compares the value alone.
+  if (node.end !== der.length) throw asn1Error(what, 'trailing bytes after the DER value');
   return node;
 }
 
 /**
- * Splits concatenated DER elements (the Workload API's certificate encoding) without decoding
- * their contents. Throws {@link Asn1Error} for empty input or bytes that are not whole elements.
+ * Splits concatenated DER elements (the Workload API's certificate encoding) without interpreting
+ * their contents. Throws {@link Asn1Error} for bytes that are not whole DER elements.
  */
 export function splitDerElements(der: Uint8Array, what: string): Uint8Array[] {
   const out: Uint8Array[] = [];
   let pos = 0;
   while (pos < der.length) {
-    const node = readNode(der, pos, der.length, `${what} at byte ${pos}`);
+    const node = decodeAt(der, pos, `${what} at byte ${pos}`);
     out.push(der.subarray(node.start, node.end));
     pos = node.end;
   }
@@ -102,17 +183,10 @@ export function contentOf(node: Asn1Node): Uint8Array {
   return node.bytes.subarray(node.contentStart, node.end);
 }
 
-/** The children of a constructed element, which must exactly fill it. */
+/** The children of a constructed element, which exactly fill it. */
 export function constructedItems(node: Asn1Node | undefined, what: string): Asn1Node[] {
-  if (node?.constructed !== true) throw new Asn1Error(`${what}: expected a constructed value`);
-  const items: Asn1Node[] = [];
-  let pos = node.contentStart;
-  while (pos < node.end) {
-    const child = readNode(node.bytes, pos, node.end, what);
-    items.push(child);
-    pos = child.end;
-  }
-  return items;
+  if (node?.constructed !== true) throw asn1Error(what, 'expected a constructed value');
+  return [...node.children];
 }
 
 function isUniversal(node: Asn1Node | undefined, tag: number): node is Asn1Node {
@@ -121,7 +195,7 @@ function isUniversal(node: Asn1Node | undefined, tag: number): node is Asn1Node 
 
 /** The children of a SEQUENCE. */
 export function sequenceItems(node: Asn1Node | undefined, what: string): Asn1Node[] {
-  if (!isUniversal(node, SEQUENCE)) throw new Asn1Error(`${what}: expected a SEQUENCE`);
+  if (!isUniversal(node, SEQUENCE)) throw asn1Error(what, 'expected a SEQUENCE');
   return constructedItems(node, what);
 }
 
@@ -135,137 +209,170 @@ export function isBoolean(node: Asn1Node | undefined): boolean {
   return isUniversal(node, BOOLEAN);
 }
 
-function primitive(
+/** `node` and its `asn1js` block, which must be a primitive universal element of type `type`. */
+function primitive<T extends BaseBlock>(
   node: Asn1Node | undefined,
   tag: number,
+  type: abstract new (...args: never[]) => T,
   name: string,
   what: string,
-): Uint8Array {
-  if (!isUniversal(node, tag) || node.constructed) {
-    throw new Asn1Error(`${what}: expected a primitive ${name}`);
+): { node: Asn1Node; block: T } {
+  if (!isUniversal(node, tag) || node.constructed || !(node.block instanceof type)) {
+    throw asn1Error(what, `expected a primitive ${name}`);
   }
-  return contentOf(node);
+  return { node, block: node.block };
 }
 
 /** The dotted form of an OBJECT IDENTIFIER. */
 export function oidOf(node: Asn1Node | undefined, what: string): string {
-  const bytes = primitive(node, OBJECT_IDENTIFIER, 'OID', what);
-  if (bytes.length === 0) throw new Asn1Error(`${what}: empty OID`);
-  const arcs: number[] = [];
-  let value = 0;
-  let fresh = true;
-  for (const b of bytes) {
-    if (fresh && b === 0x80) throw new Asn1Error(`${what}: non-minimal OID encoding`);
-    value = value * 128 + (b & 0x7f);
-    if (value > Number.MAX_SAFE_INTEGER) throw new Asn1Error(`${what}: OID arc too large`);
-    fresh = (b & 0x80) === 0;
-    if (fresh) {
-      if (arcs.length === 0) {
-        const x = value < 80 ? Math.floor(value / 40) : 2;
-        arcs.push(x, value - 40 * x);
-      } else {
-        arcs.push(value);
-      }
-      value = 0;
+  const oid = primitive(node, OBJECT_IDENTIFIER, ObjectIdentifier, 'OID', what).block;
+  const arcs = oid.valueBlock.value;
+  if (arcs.length === 0) throw asn1Error(what, 'empty OID');
+  for (const arc of arcs) {
+    // X.690 §8.19.2: a subidentifier starting with 0x80 is a non-minimal encoding. (asn1js
+    // only warns about it, and also for a legitimate single-octet 0 arc.)
+    if (arc.blockLength > 1 && arc.valueHexView[0] === 0) {
+      throw asn1Error(what, 'non-minimal OID encoding');
+    }
+    // asn1js keeps arcs it cannot represent as numbers in hex only.
+    if (arc.isHexOnly || !Number.isSafeInteger(arc.valueDec)) {
+      throw asn1Error(what, 'OID arc too large');
     }
   }
-  if (!fresh) throw new Asn1Error(`${what}: truncated OID`);
-  return arcs.join('.');
+  return oid.getValue();
 }
 
 /** The value of a BOOLEAN (DER: 0x00 or 0xFF). */
 export function booleanOf(node: Asn1Node | undefined, what: string): boolean {
-  const bytes = primitive(node, BOOLEAN, 'BOOLEAN', what);
-  if (bytes.length !== 1 || (bytes[0] !== 0 && bytes[0] !== 0xff)) {
-    throw new Asn1Error(`${what}: malformed BOOLEAN`);
+  const bool = primitive(node, BOOLEAN, Asn1Boolean, 'BOOLEAN', what).block;
+  // asn1js reads any non-zero octets as true; DER (X.690 §11.1) allows exactly one octet,
+  // 0x00 or 0xFF.
+  const octets = bool.valueBlock.valueHexView;
+  if (octets.length !== 1 || (octets[0] !== 0 && octets[0] !== 0xff)) {
+    throw asn1Error(what, 'malformed BOOLEAN');
   }
-  return bytes[0] === 0xff;
+  return bool.getValue();
 }
 
 /** The contents of an OCTET STRING. */
 export function octetsOf(node: Asn1Node | undefined, what: string): Uint8Array {
-  return primitive(node, OCTET_STRING, 'OCTET STRING', what);
+  return contentOf(primitive(node, OCTET_STRING, OctetString, 'OCTET STRING', what).node);
 }
 
 /** The contents of an implicitly tagged primitive (such as a `[2] dNSName` or `[6] URI`). */
 export function primitiveBytesOf(node: Asn1Node | undefined, what: string): Uint8Array {
   if (node === undefined || node.constructed) {
-    throw new Asn1Error(`${what}: expected a primitive value`);
+    throw asn1Error(what, 'expected a primitive value');
   }
   return contentOf(node);
 }
 
+/** `node` and its INTEGER block, with at least one content octet. */
+function integer(node: Asn1Node | undefined, what: string): { node: Asn1Node; block: Integer } {
+  const int = primitive(node, INTEGER, Integer, 'INTEGER', what);
+  if (int.block.valueBlock.valueHexView.length === 0) throw asn1Error(what, 'empty INTEGER');
+  return int;
+}
+
 /** A small non-negative INTEGER (up to 2^31 - 1), minimally encoded. */
 export function smallIntegerOf(node: Asn1Node | undefined, what: string): number {
-  const bytes = primitive(node, INTEGER, 'INTEGER', what);
-  const [b0 = 0, b1 = 0] = bytes;
-  if (bytes.length === 0 || (bytes.length > 1 && b0 === 0 && b1 < 0x80)) {
-    throw new Asn1Error(`${what}: malformed INTEGER`);
-  }
-  if (b0 & 0x80 || bytes.length > 5 || (bytes.length === 5 && b0 !== 0)) {
-    throw new Asn1Error(`${what}: INTEGER out of range`);
-  }
-  let value = 0;
-  for (const b of bytes) value = value * 256 + b;
-  if (value > 0x7fffffff) throw new Asn1Error(`${what}: INTEGER out of range`);
-  return value;
+  const int = integer(node, what).block;
+  const octets = int.valueBlock.valueHexView;
+  // DER (X.690 §8.3.2) forbids a redundant leading zero octet; asn1js only warns about it, and
+  // not at all for values of four octets or more.
+  const [b0 = 0, b1 = 0] = octets;
+  if (octets.length > 1 && b0 === 0 && b1 < 0x80) throw asn1Error(what, 'malformed INTEGER');
+  // Bounded before conversion so that a hostile length cannot make the conversion costly.
+  if (octets.length > 5) throw asn1Error(what, 'INTEGER out of range');
+  const value = int.toBigInt();
+  if (value < 0n || value > 0x7fffffffn) throw asn1Error(what, 'INTEGER out of range');
+  return Number(value);
 }
 
 /** The contents of an INTEGER (two's complement, big-endian). */
 export function integerBytesOf(node: Asn1Node | undefined, what: string): Uint8Array {
-  const bytes = primitive(node, INTEGER, 'INTEGER', what);
-  if (bytes.length === 0) throw new Asn1Error(`${what}: empty INTEGER`);
-  return bytes;
+  return contentOf(integer(node, what).node);
+}
+
+/** The BIT STRING block of `node`, with at least its unused-bits octet. */
+function bitString(node: Asn1Node | undefined, what: string): BitString {
+  const { node: bitsNode, block: bits } = primitive(
+    node,
+    BIT_STRING,
+    BitString,
+    'BIT STRING',
+    what,
+  );
+  // asn1js accepts an empty BIT STRING; X.690 §8.6.2 requires the unused-bits octet, and no
+  // unused bits when there are no data octets.
+  const data = bits.valueBlock.valueHexView;
+  const unused = bits.valueBlock.unusedBits;
+  if (contentOf(bitsNode).length === 0 || (data.length === 0 && unused !== 0)) {
+    throw asn1Error(what, 'malformed BIT STRING');
+  }
+  return bits;
 }
 
 /** The contents of a BIT STRING that must hold whole bytes (a key or signature). */
 export function bitStringBytesOf(node: Asn1Node | undefined, what: string): Uint8Array {
-  const bytes = primitive(node, BIT_STRING, 'BIT STRING', what);
-  if (bytes[0] !== 0) throw new Asn1Error(`${what}: BIT STRING with unused bits`);
-  return bytes.subarray(1);
+  const { node: bitsNode, block: bits } = primitive(
+    node,
+    BIT_STRING,
+    BitString,
+    'BIT STRING',
+    what,
+  );
+  if (contentOf(bitsNode).length === 0 || bits.valueBlock.unusedBits !== 0) {
+    throw asn1Error(what, 'BIT STRING with unused bits');
+  }
+  return bits.valueBlock.valueHexView;
 }
 
 /** The bits of a BIT STRING, most significant bit of the first byte first. */
 export function bitsOf(node: Asn1Node | undefined, what: string): boolean[] {
-  const bytes = primitive(node, BIT_STRING, 'BIT STRING', what);
-  const unused = bytes[0];
-  if (unused === undefined || unused > 7 || (bytes.length === 1 && unused !== 0)) {
-    throw new Asn1Error(`${what}: malformed BIT STRING`);
-  }
+  const block = bitString(node, what).valueBlock;
+  const data = block.valueHexView;
+  const total = data.length * 8 - block.unusedBits;
   const bits: boolean[] = [];
-  const total = (bytes.length - 1) * 8 - unused;
-  for (let i = 0; i < total; i++)
-    bits.push((((bytes[1 + (i >> 3)] ?? 0) >> (7 - (i & 7))) & 1) === 1);
+  for (let i = 0; i < total; i++) bits.push((((data[i >> 3] ?? 0) >> (7 - (i & 7))) & 1) === 1);
   return bits;
 }
 
-const UTC_TIME_FORMAT = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
-const GENERALIZED_TIME_FORMAT = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
+/**
+ * The forms RFC 5280 §4.1.2.5 requires (seconds, `Z`, no fractions). asn1js also accepts other
+ * forms (offsets, fractions; an unanchored match for UTCTime), so its text is checked against them
+ * before its decoded fields are used.
+ */
+const UTC_TIME_FORMAT = /^\d{12}Z$/;
+const GENERALIZED_TIME_FORMAT = /^\d{14}Z$/;
 
 /**
  * A UTCTime or GeneralizedTime in the forms RFC 5280 §4.1.2.5 requires (seconds, `Z`, no
  * fractions), as epoch milliseconds.
  */
 export function timeOf(node: Asn1Node | undefined, what: string): number {
-  let match: RegExpExecArray | null = null;
-  let year = 0;
-  if (isUniversal(node, UTC_TIME) && !node.constructed) {
-    match = UTC_TIME_FORMAT.exec(Buffer.from(contentOf(node)).toString('latin1'));
-    const yy = Number(match?.[1]);
-    year = yy >= 50 ? 1900 + yy : 2000 + yy;
-  } else if (isUniversal(node, GENERALIZED_TIME) && !node.constructed) {
-    match = GENERALIZED_TIME_FORMAT.exec(Buffer.from(contentOf(node)).toString('latin1'));
-    year = Number(match?.[1]);
+  let time: UTCTime | undefined;
+  let format = UTC_TIME_FORMAT;
+  if (isUniversal(node, UTC_TIME) && !node.constructed && node.block instanceof UTCTime) {
+    time = node.block;
+  } else if (
+    isUniversal(node, GENERALIZED_TIME) &&
+    !node.constructed &&
+    node.block instanceof GeneralizedTime
+  ) {
+    time = node.block;
+    format = GENERALIZED_TIME_FORMAT;
   }
-  if (match === null) throw new Asn1Error(`${what}: expected a UTCTime or GeneralizedTime`);
-  const [month, day, hour, minute, second] = match.slice(2).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  // asn1js records a UTCTime it cannot convert in `error` instead of failing the decode.
+  if (
+    time?.error !== '' ||
+    !format.test(Buffer.from(time.valueBlock.valueHexView).toString('latin1'))
+  ) {
+    throw asn1Error(what, 'expected a UTCTime or GeneralizedTime');
+  }
+  const { year, month, day, hour, minute, second } = time;
   const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+  // Date.UTC rolls impossible dates over (30 February becomes 2 March); asn1js does the same.
   const check = new Date(ms);
   if (
     check.getUTCFullYear() !== year ||
@@ -275,13 +382,13 @@ export function timeOf(node: Asn1Node | undefined, what: string): number {
     check.getUTCMinutes() !== minute ||
     check.getUTCSeconds() !== second
   ) {
-    throw new Asn1Error(`${what}: invalid date`);
+    throw asn1Error(what, 'invalid date');
   }
   return ms;
 }
 
 /** The DER encoding of `node` exactly as it appeared in the input (a view). */
 export function rawOf(node: Asn1Node | undefined, what: string): Uint8Array {
-  if (node === undefined) throw new Asn1Error(`${what}: missing`);
+  if (node === undefined) throw asn1Error(what, 'missing');
   return node.bytes.subarray(node.start, node.end);
 }
