@@ -445,3 +445,17 @@ export class TlsConfigurationError extends SpiffeError {
   static override readonly code = 'ERR_SPIFFE_TLS_CONFIGURATION';
   override readonly code = 'ERR_SPIFFE_TLS_CONFIGURATION';
 }
+
+/**
+ * A command-line tool of the package (`spiffe-sdk demo`, `spiffe-sdk dev-agent`) was given an
+ * option it cannot use.
+ *
+ * @example
+ * ```ts
+ * // spiffe-sdk demo --duration 1  → exits 2: "--duration must be a number of seconds >= 3"
+ * ```
+ */
+export class CliUsageError extends SpiffeError {
+  static override readonly code = 'ERR_SPIFFE_CLI_USAGE';
+  override readonly code = 'ERR_SPIFFE_CLI_USAGE';
+}
