@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Regenerates the Workload API TypeScript (messages + @grpc/grpc-js service definitions) from
-// proto/workload.proto with ts-proto, driven by buf. Both tools come from npm (dev dependencies);
+// proto/workload.proto with ts-proto, driven by buf. Both tools come from npm (ts-proto as a dev
+// dependency, buf installed into .cache/ by scripts/ensure-buf.sh);
 // buf compiles the .proto itself and ships google/protobuf/struct.proto, so no protoc download.
 // Usage: node scripts/gen-proto.mjs [--out <dir>]   (default: src/workloadapi/gen)
 // The generated files are committed; test/workloadapi/proto-fresh.test.ts checks they are current.
@@ -28,11 +29,12 @@ if (root === out || root.startsWith(out + sep)) {
 
 const bin = (name) =>
   join(root, 'node_modules', '.bin', process.platform === 'win32' ? `${name}.cmd` : name);
-const buf = bin('buf');
+// buf comes from .cache/buf (scripts/ensure-buf.sh installs it there; see why in that script).
+const buf = join(root, '.cache', 'buf', 'node_modules', '.bin', 'buf');
 const plugin = bin('protoc-gen-ts_proto');
 for (const tool of [buf, plugin]) {
   if (!existsSync(tool)) {
-    console.error(`gen-proto: ${tool} is missing; run \`npm install\` first`);
+    console.error(`gen-proto: ${tool} is missing; run \`npm install\` and \`bash scripts/ensure-buf.sh\` first`);
     process.exit(2);
   }
 }

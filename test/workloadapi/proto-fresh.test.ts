@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 // dist/test/workloadapi/ → repository root.
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const committed = join(root, 'src/workloadapi/gen');
-const buf = join(root, 'node_modules/.bin', process.platform === 'win32' ? 'buf.cmd' : 'buf');
+const buf = join(root, '.cache/buf/node_modules/.bin/buf');
 const plugin = join(
   root,
   'node_modules/.bin',
@@ -32,7 +32,7 @@ function files(base: string, dir = base): string[] {
 /** Why the code generator cannot run here, or undefined when it can. */
 function whyCodegenUnavailable(): string | undefined {
   if (!existsSync(buf) || !existsSync(plugin)) {
-    return 'buf / ts-proto are not installed (dev dependencies); run `npm install`';
+    return 'buf or ts-proto is not installed; run `npm install` and `bash scripts/ensure-buf.sh`';
   }
   const version = spawnSync(buf, ['--version'], {
     encoding: 'utf8',
