@@ -34,7 +34,9 @@ const buf = join(root, '.cache', 'buf', 'node_modules', '.bin', 'buf');
 const plugin = bin('protoc-gen-ts_proto');
 for (const tool of [buf, plugin]) {
   if (!existsSync(tool)) {
-    console.error(`gen-proto: ${tool} is missing; run \`npm install\` and \`bash scripts/ensure-buf.sh\` first`);
+    console.error(
+      `gen-proto: ${tool} is missing; run \`npm install\` and \`bash scripts/ensure-buf.sh\` first`,
+    );
     process.exit(2);
   }
 }
