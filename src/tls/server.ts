@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import type { RequestListener } from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { InvalidArgumentError, TlsConfigurationError } from '../errors.js';
@@ -340,7 +341,7 @@ export function createTlsServer(
 export function createHttpsServer(
   mode: ServerMode,
   options?: https.ServerOptions,
-  requestListener?: Parameters<typeof https.createServer>[1],
+  requestListener?: RequestListener,
 ): https.Server {
   const p = prepare(mode, options, 'createHttpsServer');
   const server = https.createServer(p.options as https.ServerOptions, requestListener);

@@ -28,6 +28,7 @@ export interface Backoff {
  * ```
  */
 export interface BackoffStrategy {
+  /** A new, reset backoff schedule for one watch. */
   newBackoff(): Backoff;
 }
 

@@ -37,27 +37,58 @@ export type WorkloadApiRpc =
  */
 export type WorkloadApiEvent =
   | {
+      /** A watch (re)opened its stream. */
       readonly type: 'stream-opened';
+      /** The RPC. */
       readonly method: WorkloadApiRpc;
+      /** Attempts since the last good message, from 1. */
       readonly attempt: number;
     }
-  | { readonly type: 'update-received'; readonly method: WorkloadApiRpc }
   | {
-      readonly type: 'response-rejected';
+      /** A watch accepted a response. */
+      readonly type: 'update-received';
+      /** The RPC. */
       readonly method: WorkloadApiRpc;
+    }
+  | {
+      /** A watch discarded a response that breaks the standard. */
+      readonly type: 'response-rejected';
+      /** The RPC. */
+      readonly method: WorkloadApiRpc;
+      /** Why the response was discarded. */
       readonly error: InvalidWorkloadApiResponseError;
     }
   | {
+      /** A watch's stream ended and will reconnect. */
       readonly type: 'stream-failed';
+      /** The RPC. */
       readonly method: WorkloadApiRpc;
+      /** The status the stream ended with. */
       readonly error: WorkloadApiError;
+      /** How long the watch waits before reconnecting. */
       readonly retryInMs: number;
+      /** Whether the identity was withdrawn (`PermissionDenied`). */
       readonly identityWithdrawn: boolean;
     }
   | {
+      /** A watch ended for good. */
       readonly type: 'watch-stopped';
+      /** The RPC. */
       readonly method: WorkloadApiRpc;
+      /** The status that must not be retried, or undefined when closed or aborted. */
       readonly error: WorkloadApiError | undefined;
     }
-  | { readonly type: 'call-failed'; readonly method: WorkloadApiRpc; readonly error: SpiffeError }
-  | { readonly type: 'listener-failed'; readonly error: unknown };
+  | {
+      /** A one-shot call failed. */
+      readonly type: 'call-failed';
+      /** The RPC. */
+      readonly method: WorkloadApiRpc;
+      /** The failure. */
+      readonly error: SpiffeError;
+    }
+  | {
+      /** A source's update listener threw; the source carries on. */
+      readonly type: 'listener-failed';
+      /** What the listener threw. */
+      readonly error: unknown;
+    };
