@@ -1,40 +1,10 @@
-import assert from 'node:assert/strict';
-import type { X509Certificate } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { X509Bundle } from '../../src/bundle/x509-bundle.js';
-import { X509SvidVerificationError } from '../../src/errors.js';
-import { verifyX509Svid } from '../../src/svid/verify-x509-svid.js';
 import { TrustDomain } from '../../src/spiffeid/index.js';
 import { TestCA } from '../../src/testing/test-ca.js';
-import { assertThrows, bundles } from './x509-helpers.js';
+import { accepts, bundles, rejects } from './x509-helpers.js';
 
 const HOUR = 3_600_000;
-
-function rejects(
-  chain: readonly X509Certificate[],
-  source: Parameters<typeof verifyX509Svid>[1],
-  pattern: RegExp,
-  time?: Date,
-): void {
-  assertThrows(
-    () => verifyX509Svid(chain, source, time === undefined ? {} : { time }),
-    X509SvidVerificationError,
-    pattern,
-  );
-}
-
-function accepts(
-  chain: readonly X509Certificate[],
-  source: Parameters<typeof verifyX509Svid>[1],
-  id: string,
-  time?: Date,
-): readonly (readonly X509Certificate[])[] {
-  const result = verifyX509Svid(chain, source, time === undefined ? {} : { time });
-  assert.equal(result.id.toString(), id);
-  assert.ok(result.verifiedChains.length > 0);
-  for (const c of result.verifiedChains) assert.ok(c[0] === chain[0]);
-  return result.verifiedChains;
-}
 
 describe('verifyX509Svid path rules', () => {
   let a: TestCA; // a.org, leaf -> root

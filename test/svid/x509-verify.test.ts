@@ -10,33 +10,7 @@ import {
 } from '../../src/svid/verify-x509-svid.js';
 import { TrustDomain } from '../../src/spiffeid/index.js';
 import { TestCA, type TestCaCertificate } from '../../src/testing/test-ca.js';
-import { assertThrows, bundles, ders } from './x509-helpers.js';
-
-function rejects(
-  chain: readonly X509Certificate[],
-  source: Parameters<typeof verifyX509Svid>[1],
-  pattern: RegExp,
-  time?: Date,
-): void {
-  assertThrows(
-    () => verifyX509Svid(chain, source, time === undefined ? {} : { time }),
-    X509SvidVerificationError,
-    pattern,
-  );
-}
-
-function accepts(
-  chain: readonly X509Certificate[],
-  source: Parameters<typeof verifyX509Svid>[1],
-  id: string,
-  time?: Date,
-): readonly (readonly X509Certificate[])[] {
-  const result = verifyX509Svid(chain, source, time === undefined ? {} : { time });
-  assert.equal(result.id.toString(), id);
-  assert.ok(result.verifiedChains.length > 0);
-  for (const c of result.verifiedChains) assert.ok(c[0] === chain[0]);
-  return result.verifiedChains;
-}
+import { accepts, assertThrows, bundles, ders, rejects } from './x509-helpers.js';
 
 describe('verifyX509Svid', () => {
   let a: TestCA; // a.org, leaf -> root
