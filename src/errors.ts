@@ -459,3 +459,186 @@ export class CliUsageError extends SpiffeError {
   static override readonly code = 'ERR_SPIFFE_CLI_USAGE';
   override readonly code = 'ERR_SPIFFE_CLI_USAGE';
 }
+
+/**
+ * Why fetching a SPIFFE bundle from a bundle endpoint failed. Stable; safe to switch on.
+ *
+ * - `network`: no connection, or the connection broke before the whole answer arrived;
+ * - `tls`: the TLS handshake failed or the server was not authenticated (untrusted or expired
+ *   certificate, wrong host name for `https_web`, wrong SPIFFE ID for `https_spiffe`);
+ * - `timeout`: the whole exchange took longer than the configured timeout;
+ * - `redirect`: the endpoint redirected and the redirect was not followed (not enabled, too many,
+ *   or a target that is not a valid bundle endpoint URL);
+ * - `status`: an HTTP status other than 200;
+ * - `content-type`: the answer is not declared as JSON (or is content-encoded);
+ * - `too-large`: the body is longer than the size limit;
+ * - `invalid-bundle`: the body is not a valid SPIFFE bundle;
+ * - `wrong-trust-domain`: the body is a valid bundle, but detectably not one of the trust domain
+ *   that was asked for.
+ */
+export type BundleEndpointFailure =
+  | 'network'
+  | 'tls'
+  | 'timeout'
+  | 'redirect'
+  | 'status'
+  | 'content-type'
+  | 'too-large'
+  | 'invalid-bundle'
+  | 'wrong-trust-domain';
+
+/**
+ * Fetching a SPIFFE bundle from a bundle endpoint (SPIFFE Federation §4, §5) failed.
+ * {@link BundleEndpointError.reason} says which rule or step failed; the message names the
+ * endpoint URL without userinfo or query.
+ *
+ * @example
+ * ```ts
+ * try { await fetchBundle('partner.org', 'https://partner.example/bundle', { auth: { profile: 'https_web' } }); }
+ * catch (err) {
+ *   if (err instanceof BundleEndpointError && err.reason === 'status') console.log(err.status);
+ * }
+ * ```
+ */
+export class BundleEndpointError extends SpiffeError {
+  static override readonly code = 'ERR_SPIFFE_BUNDLE_ENDPOINT';
+  override readonly code = 'ERR_SPIFFE_BUNDLE_ENDPOINT';
+  /** Which step or rule failed. */
+  readonly reason: BundleEndpointFailure;
+  /** The endpoint URL that failed, without userinfo and query. */
+  readonly url: string;
+  /** The HTTP status, when the endpoint answered with one. */
+  readonly status: number | undefined;
+
+  constructor(
+    reason: BundleEndpointFailure,
+    url: string,
+    message: string,
+    options?: { cause?: unknown; status?: number },
+  ) {
+    super(`bundle endpoint ${url}: ${message}`, options);
+    this.reason = reason;
+    this.url = url;
+    this.status = options?.status;
+  }
+}
+
+/**
+ * Why an `x-forwarded-client-cert` (XFCC) header, or the request that carried it, was refused.
+ * Stable; safe to switch on.
+ *
+ * - `malformed`: the header does not follow Envoy's XFCC grammar (or is empty);
+ * - `too-large`: the header is longer, or has more elements or key-value pairs, than the bounds;
+ * - `untrusted-proxy`: the request did not come from the trusted proxy (wrong remote address, or
+ *   the connection's mTLS peer is not the proxy's SPIFFE ID);
+ * - `multiple-headers`: the request has more than one `x-forwarded-client-cert` field;
+ * - `unexpected-by`: the element the proxy added does not have exactly one `By` value equal to
+ *   the expected SPIFFE ID;
+ * - `client-id`: that element does not have exactly one `URI` value that is a valid SPIFFE ID;
+ * - `unauthorized`: the client's SPIFFE ID is valid but the matcher refused it.
+ */
+export type XfccFailure =
+  | 'malformed'
+  | 'too-large'
+  | 'untrusted-proxy'
+  | 'multiple-headers'
+  | 'unexpected-by'
+  | 'client-id'
+  | 'unauthorized';
+
+/**
+ * An `x-forwarded-client-cert` header (Envoy's format) could not be parsed, or the peer identity
+ * it claims was not accepted. {@link XfccError.reason} says which rule failed; `unauthorized`
+ * means "authenticated but not allowed" (HTTP 403), every other reason means "no trustworthy
+ * client identity" (HTTP 401).
+ *
+ * @example
+ * ```ts
+ * try { id = readPeerId(req); }
+ * catch (err) {
+ *   if (err instanceof XfccError) res.statusCode = err.reason === 'unauthorized' ? 403 : 401;
+ * }
+ * ```
+ */
+export class XfccError extends SpiffeError {
+  static override readonly code = 'ERR_SPIFFE_XFCC';
+  override readonly code = 'ERR_SPIFFE_XFCC';
+  /** Which rule failed. */
+  readonly reason: XfccFailure;
+  /** The client's SPIFFE ID, when the failure is `unauthorized`. SPIFFE IDs are not secret. */
+  readonly peerId: string | undefined;
+
+  constructor(
+    reason: XfccFailure,
+    message: string,
+    options?: { cause?: unknown; peerId?: string },
+  ) {
+    super(message, options);
+    this.reason = reason;
+    this.peerId = options?.peerId;
+  }
+}
+
+/**
+ * Why a request carrying (or lacking) a JWT-SVID was refused by `spiffe-sdk/http`, and so which
+ * status and `WWW-Authenticate` challenge (RFC 6750 §3) it gets. Stable; safe to switch on.
+ *
+ * - `missing`: no `Authorization` header (401, challenge without an error code, RFC 6750 §3.1);
+ * - `scheme`: an `Authorization` header with a scheme other than `Bearer` (401, likewise);
+ * - `malformed`: several `Authorization` headers, or a `Bearer` header that does not follow the
+ *   RFC 6750 §2.1 grammar (401, `error="invalid_request"`);
+ * - `invalid-token`: the token is not a valid JWT-SVID for this service; the
+ *   {@link JwtSvidAuthError.cause | cause} is the {@link InvalidJwtSvidError} (401,
+ *   `error="invalid_token"`);
+ * - `forbidden`: the token is valid but the authorizer refused its SPIFFE ID (403,
+ *   `error="insufficient_scope"`).
+ */
+export type JwtSvidAuthFailure = 'missing' | 'scheme' | 'malformed' | 'invalid-token' | 'forbidden';
+
+/**
+ * An HTTP request was refused by a JWT-SVID authenticator of `spiffe-sdk/http`. Carries what the
+ * response needs: {@link JwtSvidAuthError.status}, {@link JwtSvidAuthError.wwwAuthenticate}, and
+ * `headers` (so that Express's and Fastify's default error handlers, which honour an error's
+ * `status` and `headers`, answer correctly). The message is for server logs; neither it nor the
+ * challenge ever contains the token.
+ *
+ * @example
+ * ```ts
+ * try { caller = await authenticator.authenticate(req.headersDistinct); }
+ * catch (err) {
+ *   if (!(err instanceof JwtSvidAuthError)) throw err;
+ *   log.info(`refused (${err.reason}): ${err.message}`);
+ *   res.writeHead(err.status, { 'www-authenticate': err.wwwAuthenticate }).end();
+ * }
+ * ```
+ */
+export class JwtSvidAuthError extends SpiffeError {
+  static override readonly code = 'ERR_SPIFFE_JWT_SVID_AUTH';
+  override readonly code = 'ERR_SPIFFE_JWT_SVID_AUTH';
+  /** Why the request was refused. */
+  readonly reason: JwtSvidAuthFailure;
+  /** 403 for `forbidden`, otherwise 401. */
+  readonly status: 401 | 403;
+  /** The value of the `WWW-Authenticate` response header (an RFC 6750 `Bearer` challenge). */
+  readonly wwwAuthenticate: string;
+  /** `{ 'www-authenticate': wwwAuthenticate }`, frozen. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The `error_description` for the client: fixed text that never repeats the token. */
+  readonly description: string;
+  /** For `forbidden`: the caller's verified SPIFFE ID. SPIFFE IDs are not secret. */
+  readonly peerId: string | undefined;
+
+  constructor(
+    reason: JwtSvidAuthFailure,
+    message: string,
+    options: { wwwAuthenticate: string; description: string; peerId?: string; cause?: unknown },
+  ) {
+    super(message, options);
+    this.reason = reason;
+    this.status = reason === 'forbidden' ? 403 : 401;
+    this.wwwAuthenticate = options.wwwAuthenticate;
+    this.headers = Object.freeze({ 'www-authenticate': options.wwwAuthenticate });
+    this.description = options.description;
+    this.peerId = options.peerId;
+  }
+}

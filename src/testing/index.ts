@@ -62,3 +62,9 @@ export type {
   WorkloadApiResponses,
 } from './workload-api-wire.js';
 export { DevAgent, type DevAgentOptions } from './dev-agent.js';
+export {
+  BundleEndpointServer,
+  type BundleEndpointFault,
+  type BundleEndpointRequest,
+  type BundleEndpointServerCreateOptions,
+} from './bundle-endpoint-server.js';
