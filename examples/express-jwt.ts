@@ -1,0 +1,86 @@
+// Express behind SPIFFE TLS, with the jwtSvidAuth middleware on /api: TLS authenticates the
+// server (its X509-SVID), a JWT-SVID in `Authorization: Bearer` authenticates the client. Each side
+// has its own in-process Workload API server (a stand-in for its SPIRE agent):
+//   npm run build && node dist/examples/express-jwt.js
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { fetch } from 'undici';
+import { jwtSvidAuth } from 'spiffe-sdk/express';
+import { jwtSvidFetch } from 'spiffe-sdk/http';
+import { matchId, SpiffeId } from 'spiffe-sdk/spiffeid';
+import { JwtAuthority, TestCA, WorkloadApiServer } from 'spiffe-sdk/testing';
+import {
+  authorizeId,
+  createHttpsServer,
+  createUndiciDispatcher,
+  tlsClient,
+  tlsServer,
+} from 'spiffe-sdk/tls';
+import { JwtSource, X509Source } from 'spiffe-sdk/workloadapi';
+
+const API = 'spiffe://example.org/api';
+const WEB = 'spiffe://example.org/web';
+const ca = await TestCA.create({ trustDomain: 'example.org' });
+const jwtAuthority = await JwtAuthority.create({ trustDomain: 'example.org' });
+const agentFor = async (id: string): Promise<WorkloadApiServer> =>
+  WorkloadApiServer.create({
+    identity: {
+      x509Svids: [await ca.issueX509Svid(id)],
+      x509Bundle: ca.x509Bundle(),
+      jwtAuthority,
+    },
+  });
+
+// Server: only spiffe://example.org/web may call /api; /healthz is open.
+await using serverAgent = await agentFor(API);
+await using serverX509 = await X509Source.create({ address: serverAgent.address, timeout: 10_000 });
+await using serverJwt = await JwtSource.create({ address: serverAgent.address, timeout: 10_000 });
+const app = express();
+app.use(
+  '/api',
+  jwtSvidAuth({ bundleSource: serverJwt, audience: API, authorize: matchId(SpiffeId.parse(WEB)) }),
+);
+let apiRuns = 0;
+app.get('/api/whoami', (req, res) => {
+  apiRuns++;
+  res.json({ caller: req.spiffe?.id.toString(), expires: req.spiffe?.svid.expiry.toISOString() });
+});
+app.get('/healthz', (_req, res) => {
+  res.send('ok');
+});
+const server = createHttpsServer(tlsServer(serverX509), {}, app);
+server.listen(0, '127.0.0.1');
+await once(server, 'listening');
+const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+// Client
+await using clientAgent = await agentFor(WEB);
+await using clientX509 = await X509Source.create({ address: clientAgent.address, timeout: 10_000 });
+await using clientJwt = await JwtSource.create({ address: clientAgent.address, timeout: 10_000 });
+await using dispatcher = await createUndiciDispatcher(tlsClient(clientX509, authorizeId(API)));
+const apiFetch = jwtSvidFetch(clientJwt, { audience: API, fetch });
+
+try {
+  const ok = await apiFetch(`${base}/api/whoami`, { dispatcher });
+  const body = (await ok.json()) as { caller: string };
+  console.log(`GET /api/whoami with a JWT-SVID: ${ok.status}`, body);
+  assert.equal(ok.status, 200);
+  assert.equal(body.caller, WEB);
+
+  const anonymous = await fetch(`${base}/api/whoami`, { dispatcher });
+  console.log(
+    `GET /api/whoami without one: ${anonymous.status}, WWW-Authenticate: ${String(anonymous.headers.get('www-authenticate'))}`,
+    await anonymous.json(),
+  );
+  assert.equal(anonymous.status, 401);
+  assert.equal(apiRuns, 1, 'the route ran only for the authenticated request');
+
+  const health = await fetch(`${base}/healthz`, { dispatcher });
+  console.log(`GET /healthz without one: ${health.status} ${await health.text()}`);
+  assert.equal(health.status, 200);
+} finally {
+  server.close();
+  server.closeAllConnections();
+}
