@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { MAX_BUNDLE_DOCUMENT_SIZE } from '../bundle/limits.js';
 import { SpiffeBundle } from '../bundle/spiffe-bundle.js';
 import { InvalidArgumentError } from '../errors.js';
+import { RecordWaiters } from './record-waiters.js';
 import { SpiffeId, TrustDomain } from '../spiffeid/index.js';
 import type { X509Svid } from '../svid/x509-svid.js';
 import { TestCA } from './test-ca.js';
@@ -142,11 +143,6 @@ export interface BundleEndpointRequest {
   readonly fault: BundleEndpointFault['kind'] | undefined;
 }
 
-interface Waiter {
-  check(): void;
-  fail(error: Error): void;
-}
-
 const CHUNK = 64 * 1024;
 const HOUR = 3_600_000;
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
@@ -267,7 +263,7 @@ export class BundleEndpointServer {
   readonly #path: string;
   readonly #otherBundle: SpiffeBundle;
   readonly #requests: BundleEndpointRequest[] = [];
-  readonly #waiters = new Set<Waiter>();
+  readonly #waiters = new RecordWaiters<BundleEndpointRequest>(() => this.#requests);
   readonly #timers = new Set<NodeJS.Timeout>();
   #certificate: X509Certificate;
   #bundle: SpiffeBundle;
@@ -496,41 +492,7 @@ export class BundleEndpointServer {
     predicate: (request: BundleEndpointRequest) => boolean = () => true,
     options: { signal?: AbortSignal } = {},
   ): Promise<BundleEndpointRequest> {
-    const { signal } = options;
-    return new Promise<BundleEndpointRequest>((resolve, reject) => {
-      if (signal?.aborted === true) {
-        reject(signal.reason as Error);
-        return;
-      }
-      const done = (): void => {
-        this.#waiters.delete(waiter);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const waiter: Waiter = {
-        check: () => {
-          let found: BundleEndpointRequest | undefined;
-          try {
-            found = this.#requests.find(predicate);
-          } catch (err) {
-            waiter.fail(err instanceof Error ? err : new Error(String(err)));
-            return;
-          }
-          if (found === undefined) return;
-          done();
-          resolve(found);
-        },
-        fail: (error) => {
-          done();
-          reject(error);
-        },
-      };
-      const onAbort = (): void => {
-        waiter.fail(signal?.reason as Error);
-      };
-      this.#waiters.add(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      waiter.check();
-    });
+    return this.#waiters.wait(predicate, options.signal);
   }
 
   /**
@@ -545,11 +507,9 @@ export class BundleEndpointServer {
     this.#closing ??= new Promise<void>((resolve) => {
       for (const timer of this.#timers) clearTimeout(timer);
       this.#timers.clear();
-      for (const waiter of [...this.#waiters]) {
-        waiter.fail(
-          new InvalidArgumentError('the bundle endpoint server closed before the request came'),
-        );
-      }
+      this.#waiters.failAll(
+        new InvalidArgumentError('the bundle endpoint server closed before the request came'),
+      );
       this.#server.close(() => {
         resolve();
       });
@@ -592,7 +552,7 @@ export class BundleEndpointServer {
         fault: fault?.kind,
       }),
     );
-    for (const waiter of [...this.#waiters]) waiter.check();
+    this.#waiters.notify();
     if (path.split('?')[0] !== this.#path) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;

@@ -13,6 +13,7 @@ import {
 import type { JwtBundle } from '../bundle/jwt-bundle.js';
 import type { X509Bundle } from '../bundle/x509-bundle.js';
 import { InvalidArgumentError, SpiffeError } from '../errors.js';
+import { RecordWaiters } from './record-waiters.js';
 import type { SpiffeId } from '../spiffeid/index.js';
 import type { X509Svid } from '../svid/x509-svid.js';
 import {
@@ -405,11 +406,6 @@ interface OpenCall {
   chain: Promise<void>;
 }
 
-interface Waiter {
-  check(): void;
-  fail(err: unknown): void;
-}
-
 const HEADER = 'workload.spiffe.io';
 function methodSet(
   method: WorkloadApiMethod | readonly WorkloadApiMethod[] | undefined,
@@ -500,7 +496,7 @@ export class WorkloadApiServer implements AsyncDisposable {
   readonly #calls: CallState[] = [];
   #lastId = 0;
   readonly #open = new Set<OpenCall>();
-  readonly #waiters = new Set<Waiter>();
+  readonly #waiters = new RecordWaiters<WorkloadApiCall>(() => this.#calls.map(snapshot));
   readonly #timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   readonly #failures: FailureRule[] = [];
   readonly #delays: DelayRule[] = [];
@@ -655,42 +651,7 @@ export class WorkloadApiServer implements AsyncDisposable {
     predicate: (call: WorkloadApiCall) => boolean = () => true,
     options: { signal?: AbortSignal } = {},
   ): Promise<WorkloadApiCall> {
-    const { signal } = options;
-    return new Promise<WorkloadApiCall>((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason as Error);
-        return;
-      }
-      const done = (): void => {
-        this.#waiters.delete(waiter);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const waiter: Waiter = {
-        check: () => {
-          let found: WorkloadApiCall | undefined;
-          try {
-            found = this.#calls.map(snapshot).find(predicate);
-          } catch (err) {
-            // A throwing predicate must not break the server's call handling.
-            waiter.fail(err);
-            return;
-          }
-          if (found === undefined) return;
-          done();
-          resolve(found);
-        },
-        fail: (err) => {
-          done();
-          reject(err instanceof Error ? err : new Error(String(err)));
-        },
-      };
-      const onAbort = (): void => {
-        waiter.fail(signal?.reason);
-      };
-      this.#waiters.add(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      waiter.check();
-    });
+    return this.#waiters.wait(predicate, options.signal);
   }
 
   /**
@@ -986,11 +947,9 @@ export class WorkloadApiServer implements AsyncDisposable {
     this.#closing ??= (async () => {
       await this.stop();
       // No call can arrive or change any more: a waiter still waiting would wait forever.
-      for (const waiter of [...this.#waiters]) {
-        waiter.fail(
-          new InvalidArgumentError('the Workload API server closed before the call came'),
-        );
-      }
+      this.#waiters.failAll(
+        new InvalidArgumentError('the Workload API server closed before the call came'),
+      );
       if (this.#tempDir !== undefined) await rm(this.#tempDir, { recursive: true, force: true });
     })();
     return this.#closing;
@@ -1080,7 +1039,7 @@ export class WorkloadApiServer implements AsyncDisposable {
   }
 
   #notify(): void {
-    for (const waiter of [...this.#waiters]) waiter.check();
+    this.#waiters.notify();
   }
 
   #record(
