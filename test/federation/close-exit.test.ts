@@ -4,13 +4,13 @@
 // The child also shows that https_web's default roots include NODE_EXTRA_CA_CERTS and that proxy
 // variables from the environment are not used.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SpiffeBundle } from '../../src/bundle/index.js';
 import { BundleEndpointServer, TestCA } from '../../src/testing/index.js';
+import { type ChildOutcome, runNode } from '../child-process.js';
 
 const TD = 'a.test';
 const servers: Record<string, BundleEndpointServer> = {};
@@ -66,39 +66,23 @@ out.after = process.getActiveResourcesInfo();
 console.log(JSON.stringify(out));
 `;
 
-function runChild(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runChild(): Promise<ChildOutcome> {
   const dead = 'http://127.0.0.1:9';
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
-      env: {
-        ...process.env,
-        FEDERATION_URL: new URL('../../src/federation/index.js', import.meta.url).href,
-        ENDPOINTS: JSON.stringify(
-          Object.fromEntries(Object.entries(servers).map(([k, s]) => [k, s.url])),
-        ),
-        NODE_EXTRA_CA_CERTS: join(dir, 'roots.pem'),
-        NODE_USE_ENV_PROXY: '1',
-        HTTPS_PROXY: dead,
-        https_proxy: dead,
-        HTTP_PROXY: dead,
-        http_proxy: dead,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // A child that leaks a socket or timer never exits; fail instead of hanging.
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the child did not exit by itself; stdout: ${stdout} stderr: ${stderr}`));
-    }, 30_000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
+  return runNode(['--input-type=module', '-e', CHILD], {
+    env: {
+      ...process.env,
+      FEDERATION_URL: new URL('../../src/federation/index.js', import.meta.url).href,
+      ENDPOINTS: JSON.stringify(
+        Object.fromEntries(Object.entries(servers).map(([k, s]) => [k, s.url])),
+      ),
+      NODE_EXTRA_CA_CERTS: join(dir, 'roots.pem'),
+      NODE_USE_ENV_PROXY: '1',
+      HTTPS_PROXY: dead,
+      https_proxy: dead,
+      HTTP_PROXY: dead,
+      http_proxy: dead,
+    },
+    timeoutMs: 30_000,
   });
 }
 

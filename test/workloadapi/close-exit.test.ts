@@ -1,9 +1,9 @@
 // close() leaves no handle open: a child process that creates and closes sources (one of them with
 // a watch waiting in backoff for an absent agent) exits by itself.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { WorkloadApiServer } from '../../src/testing/workload-api-server.js';
+import { type ChildOutcome, runNode } from '../child-process.js';
 import { baseIdentity, fixture, startServer } from './helpers.js';
 
 let server: WorkloadApiServer;
@@ -38,30 +38,14 @@ await nowhere.close();
 console.log(JSON.stringify({ id: source.status().state, open, after: handles() }));
 `;
 
-function runChild(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
-      env: {
-        ...process.env,
-        SPIFFE_ENDPOINT_SOCKET: server.address,
-        SDK_URL: new URL('../../src/workloadapi/index.js', import.meta.url).href,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // A child that leaks a handle never exits; fail the test instead of hanging it.
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the child did not exit by itself; stdout: ${stdout} stderr: ${stderr}`));
-    }, 20_000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
+function runChild(): Promise<ChildOutcome> {
+  return runNode(['--input-type=module', '-e', CHILD], {
+    env: {
+      ...process.env,
+      SPIFFE_ENDPOINT_SOCKET: server.address,
+      SDK_URL: new URL('../../src/workloadapi/index.js', import.meta.url).href,
+    },
+    timeoutMs: 20_000,
   });
 }
 
