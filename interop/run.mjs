@@ -21,12 +21,13 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -330,6 +331,25 @@ let dir;
 let control;
 let tests;
 let cleaning;
+/** Folders whose mode openSearchPath() changed, with the mode to restore. */
+const reopened = [];
+
+/**
+ * Workloads run under other uids and need the repository (dist/, node_modules/, the SPIRE
+ * binaries in .cache/). A checkout under a private folder (mktemp -d makes 0700 folders) would
+ * refuse them, so every folder above the repository that others cannot search gets the search bit
+ * (not the read bit: nothing becomes listable) for the run, and its mode back in cleanup().
+ */
+function openSearchPath(path) {
+  for (let folder = dirname(path); ; folder = dirname(folder)) {
+    const { mode } = statSync(folder);
+    if ((mode & 0o001) === 0) {
+      chmodSync(folder, mode | 0o001);
+      reopened.push({ folder, mode });
+    }
+    if (dirname(folder) === folder) return;
+  }
+}
 
 async function cleanup() {
   cleaning ??= (async () => {
@@ -344,6 +364,7 @@ async function cleanup() {
     control?.close();
     for (const entry of [...processes].reverse()) await stopProcess(entry);
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    for (const { folder, mode } of reopened.splice(0).reverse()) chmodSync(folder, mode & 0o7777);
   })();
   return cleaning;
 }
@@ -370,6 +391,7 @@ async function main() {
   if (!existsSync(TESTS)) throw new Error(`no compiled tests in ${TESTS}: run \`npm run build\``);
 
   const start = performance.now();
+  openSearchPath(join(ROOT, 'package.json'));
   dir = mkdtempSync(join(tmpdir(), 'spiffe-sdk-interop-'));
   // Workloads under other uids must reach the agent sockets inside.
   chmodSync(dir, 0o755);
