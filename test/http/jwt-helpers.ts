@@ -170,3 +170,71 @@ export function send(
 export function bearer(token: string): string[] {
   return ['authorization', `Bearer ${token}`];
 }
+
+/**
+ * Asserts that `answer` is an adapter's refusal: `status`, a `WWW-Authenticate` challenge with
+ * `error` (none for a request without credentials), a JSON body saying the same, and no `token`.
+ */
+export function assertRefused(
+  answer: Answer,
+  status: number,
+  error: string | undefined,
+  token: string,
+): void {
+  assert.equal(answer.status, status, answer.body);
+  const challenge = answer.headers['www-authenticate'];
+  assert.ok(challenge !== undefined, 'a WWW-Authenticate challenge');
+  assert.equal(parseChallenge(challenge)['error'], error);
+  assert.match(answer.headers['content-type'] ?? '', /^application\/json/);
+  const body = JSON.parse(answer.body) as Record<string, unknown>;
+  assert.equal(body['status'], status);
+  assert.equal(body['error'], error);
+  assert.ok(!answer.body.includes(token));
+}
+
+/**
+ * Sends `url` (a route behind a framework adapter whose authenticator accepts only WEB for AUD)
+ * the valid request `token` and every kind of broken one: the valid one must answer 200 with
+ * `{ id: WEB }`, each broken one its refusal. The caller then checks that its route ran once.
+ */
+export async function assertOnlyValidCallerAccepted(
+  url: string,
+  authority: JwtAuthority,
+  token: string,
+): Promise<void> {
+  const ok = await send(url, bearer(token));
+  assert.equal(ok.status, 200);
+  assert.deepEqual(JSON.parse(ok.body), { id: WEB });
+
+  const missing = await send(url);
+  assertRefused(missing, 401, undefined, token);
+  assert.equal(missing.headers['www-authenticate'], 'Bearer');
+  assertRefused(
+    await send(url, [...bearer(token), ...bearer(token)]),
+    401,
+    'invalid_request',
+    token,
+  );
+  assertRefused(await send(url, ['authorization', `Basic ${token}`]), 401, undefined, token);
+  assertRefused(
+    await send(url, ['authorization', `Bearer ${token}!`]),
+    401,
+    'invalid_request',
+    token,
+  );
+  const expired = await authority.mint({
+    subject: WEB,
+    audience: AUD,
+    issuedAt: new Date(Date.now() - 600_000),
+    expiresAt: new Date(Date.now() - 120_000),
+  });
+  assertRefused(await send(url, bearer(expired)), 401, 'invalid_token', token);
+  assertRefused(await send(url, bearer(await mint(WEB, 'other'))), 401, 'invalid_token', token);
+  const unknownKid = await authority.mintUnchecked({
+    subject: WEB,
+    audience: AUD,
+    header: { kid: 'unknown' },
+  });
+  assertRefused(await send(url, bearer(unknownKid)), 401, 'invalid_token', token);
+  assertRefused(await send(url, bearer(await mint(DB))), 403, 'insufficient_scope', token);
+}
